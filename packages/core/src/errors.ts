@@ -1,0 +1,63 @@
+/**
+ * Stable machine-readable codes carried by every {@link SseError}.
+ *
+ * - `SSE_INVALID_FIELD`: an `event`, `id` or `retry` value that cannot be
+ *   written without changing the meaning of the stream (a line break or NUL in
+ *   `event`/`id`, a `retry` that is not a non-negative integer).
+ * - `SSE_MAX_SIZE_EXCEEDED`: the parser dropped an event or line larger than
+ *   its `maxEventSize`.
+ * - `SSE_CLOSED`: an operation on a session or stream that has already closed.
+ * - `SSE_QUEUE_OVERFLOW`: a slow client went past its backpressure bound.
+ * - `SSE_STORE`: an event store failed to append or read.
+ * - `SSE_INVALID_RESPONSE`: a client received a response that is not an event stream.
+ */
+export type SseErrorCode =
+  | 'SSE_INVALID_FIELD'
+  | 'SSE_MAX_SIZE_EXCEEDED'
+  | 'SSE_CLOSED'
+  | 'SSE_QUEUE_OVERFLOW'
+  | 'SSE_STORE'
+  | 'SSE_INVALID_RESPONSE'
+
+// A registered symbol, so that two copies of @sse/core in one process (a
+// dual-package install, or two versions) still recognise each other's errors.
+const kSseError = Symbol.for('@sse/core.SseError')
+
+/**
+ * The one error class of `@sse`: a stable {@link SseErrorCode} in `code`,
+ * the underlying error (if any) in `cause`.
+ *
+ * `instanceof SseError` also holds for errors created by another copy of the
+ * package, so checks keep working in a dual CJS/ESM install.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   encode({ event: userInput, data })
+ * } catch (err) {
+ *   if (err instanceof SseError && err.code === 'SSE_INVALID_FIELD') reject(err.field)
+ * }
+ * ```
+ */
+export class SseError extends Error {
+  /** The stable error code; match on this, not on `message`. */
+  readonly code: SseErrorCode
+  /** For `SSE_INVALID_FIELD`: which field was rejected. */
+  readonly field: 'event' | 'id' | 'retry' | undefined
+
+  constructor(
+    code: SseErrorCode,
+    message: string,
+    options?: { cause?: unknown; field?: 'event' | 'id' | 'retry' },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'SseError'
+    this.code = code
+    this.field = options?.field
+    Object.defineProperty(this, kSseError, { value: true })
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && kSseError in value
+  }
+}

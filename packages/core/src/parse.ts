@@ -1,0 +1,328 @@
+import { SseError } from './errors'
+
+/**
+ * An event as the browser's `EventSource` would dispatch it: the fields of the
+ * `MessageEvent` it creates.
+ */
+export interface ParsedEvent {
+  /** The `event:` field, or `"message"` when the event had none. */
+  type: string
+  /** The `data:` lines joined with LF. */
+  data: string
+  /** The last event ID of the stream when this event was dispatched (kept across events). */
+  lastEventId: string
+}
+
+/** Callbacks and limits for {@link createParser}. */
+export interface ParserOptions {
+  /** Called for every dispatched event. */
+  onEvent?: (event: ParsedEvent) => void
+  /** Called with the reconnection time when a valid `retry:` field arrives. */
+  onRetry?: (retryMs: number) => void
+  /** Called for every comment line, without the colon and one leading space. */
+  onComment?: (comment: string) => void
+  /**
+   * Called for bad incoming data the parser had to drop (`SSE_MAX_SIZE_EXCEEDED`).
+   * Parsing continues with the next event.
+   */
+  onError?: (error: SseError) => void
+  /**
+   * The most characters (UTF-16 code units) one event, or one unfinished line,
+   * may buffer. Past it the event is dropped, `onError` is told, and parsing
+   * resumes after the next blank line, so a hostile stream cannot grow memory.
+   *
+   * @defaultValue 1_048_576
+   */
+  maxEventSize?: number
+}
+
+/** A streaming parser created by {@link createParser}. */
+export interface Parser {
+  /** Feeds the next chunk: a string, or UTF-8 bytes (decoded across chunk boundaries). */
+  feed(chunk: string | Uint8Array): void
+  /**
+   * Discards any unfinished line and event and starts a new stream (a BOM is
+   * stripped again). `lastEventId` is kept, as a reconnecting `EventSource` does.
+   */
+  reset(): void
+  /** The last event ID, updated on dispatch (also by an `id:` without data). */
+  readonly lastEventId: string
+}
+
+const LF = 0x0a
+const CR = 0x0d
+const SPACE = 0x20
+const COLON = 0x3a
+const BOM = 0xfeff
+const ZERO = 0x30
+const NINE = 0x39
+// Chunks up to this size that are all ASCII skip the TextDecoder call: that
+// call's fixed cost dominates when a network delivers tiny chunks.
+const SMALL_CHUNK = 32
+
+/**
+ * Creates a streaming parser for `text/event-stream` that follows the WHATWG
+ * "interpreting an event stream" algorithm exactly: CR, LF and CRLF line ends
+ * (also split across chunks), BOM stripped only at the start, one leading space
+ * stripped from values, unknown fields ignored, `id` with NUL ignored, `retry`
+ * only as ASCII digits, no dispatch without a `data:` line, and an unfinished
+ * event at the end of the stream never dispatched.
+ *
+ * @example
+ * ```ts
+ * const parser = createParser({ onEvent: (e) => console.log(e.type, e.data) })
+ * for await (const chunk of response.body) parser.feed(chunk)
+ * ```
+ * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+ */
+export function createParser(options: ParserOptions = {}): Parser {
+  const { onEvent, onRetry, onComment, onError } = options
+  const maxEventSize = options.maxEventSize ?? 1_048_576
+  if (!(maxEventSize > 0))
+    throw new TypeError('createParser: `maxEventSize` must be a positive number')
+
+  let decoder: TextDecoder | undefined
+  // True while the decoder may hold the start of a multi-byte sequence.
+  let decoderPending = false
+  let atStreamStart = true
+  // The unfinished last line of previous chunks. Appending chunks to it is a
+  // rope concatenation in V8, and only the new chunk is searched for a line
+  // end, so a long line arriving in tiny chunks stays linear, not quadratic.
+  let pending = ''
+  // The previous chunk ended in CR: an LF starting this one ends the same line.
+  let skipLeadingLF = false
+  // Dropping an oversized event until the blank line that ends it.
+  let discarding = false
+  // The start of the current line was dropped, so its end is not a blank line.
+  let lineDropped = false
+  let eventSize = 0
+
+  let data = ''
+  let hasData = false
+  let eventType = ''
+  let idBuffer = ''
+  let lastEventId = ''
+
+  // A throwing callback must not leave the parser mid-chunk: keep parsing and
+  // rethrow the first error when the chunk is done.
+  let callbackError: { error: unknown } | undefined
+
+  function decode(chunk: Uint8Array): string {
+    const n = chunk.length
+    if (!decoderPending && n <= SMALL_CHUNK) {
+      let ascii = true
+      for (let i = 0; i < n; i++) {
+        if (chunk[i]! >= 0x80) {
+          ascii = false
+          break
+        }
+      }
+      if (ascii) return n === 1 ? String.fromCharCode(chunk[0]!) : String.fromCharCode(...chunk)
+    }
+    // ignoreBOM: we strip the BOM ourselves, for strings and bytes alike.
+    decoder ??= new TextDecoder('utf-8', { ignoreBOM: true })
+    decoderPending = n > 0 && chunk[n - 1]! >= 0x80
+    return decoder.decode(chunk, { stream: true })
+  }
+
+  function feed(chunk: string | Uint8Array): void {
+    let text: string
+    if (typeof chunk === 'string') text = chunk
+    else if (chunk instanceof Uint8Array) text = decode(chunk)
+    else throw new TypeError('parser.feed: expected a string or a Uint8Array chunk')
+    const len = text.length
+    if (len === 0) return
+
+    let pos = 0
+    if (atStreamStart) {
+      atStreamStart = false
+      if (text.charCodeAt(0) === BOM) pos = 1
+    }
+    if (skipLeadingLF) {
+      skipLeadingLF = false
+      if (text.charCodeAt(pos) === LF) pos++
+    }
+
+    // Native indexOf for both line-end bytes; each position is searched again
+    // only once passed, so a CR-free stream scans for CR once per chunk.
+    let nextLF = text.indexOf('\n', pos)
+    let nextCR = text.indexOf('\r', pos)
+    while (nextLF !== -1 || nextCR !== -1) {
+      let end: number
+      let next: number
+      if (nextCR === -1 || (nextLF !== -1 && nextLF < nextCR)) {
+        end = nextLF
+        next = end + 1
+      } else {
+        end = nextCR
+        if (end + 1 < len) {
+          next = text.charCodeAt(end + 1) === LF ? end + 2 : end + 1
+        } else {
+          next = len
+          skipLeadingLF = true
+        }
+      }
+
+      if (lineDropped) {
+        lineDropped = false
+      } else if (pending.length > 0) {
+        const line = pending + text.slice(pos, end)
+        pending = ''
+        processLine(line, 0, line.length)
+      } else {
+        processLine(text, pos, end)
+      }
+
+      pos = next
+      if (nextLF !== -1 && nextLF < pos) nextLF = text.indexOf('\n', pos)
+      if (nextCR !== -1 && nextCR < pos) nextCR = text.indexOf('\r', pos)
+    }
+
+    if (pos < len) {
+      if (discarding) lineDropped = true
+      else {
+        pending += pos === 0 ? text : text.slice(pos)
+        if (pending.length + eventSize > maxEventSize) {
+          tooLarge()
+          lineDropped = true
+        }
+      }
+    }
+
+    if (callbackError !== undefined) {
+      const { error } = callbackError
+      callbackError = undefined
+      throw error
+    }
+  }
+
+  function processLine(line: string, start: number, end: number): void {
+    if (start === end) {
+      if (discarding) {
+        discarding = false
+        eventSize = 0
+      } else {
+        dispatch()
+      }
+      return
+    }
+    if (discarding) return
+
+    const first = line.charCodeAt(start)
+    if (first === COLON) {
+      if (onComment !== undefined) {
+        const from = start + 1 < end && line.charCodeAt(start + 1) === SPACE ? start + 2 : start + 1
+        call(onComment, line.slice(from, end))
+      }
+      return
+    }
+
+    // Field names are short, so a bounded char loop finds the colon cheaply
+    // and never scans past this line (indexOf could run to the chunk's end).
+    let colon = start + 1
+    while (colon < end && line.charCodeAt(colon) !== COLON) colon++
+    const nameLength = colon - start
+    let valueStart = colon + 1
+    if (valueStart < end && line.charCodeAt(valueStart) === SPACE) valueStart++
+    if (valueStart > end) valueStart = end
+
+    // Compare the field name by char codes: no substring per line.
+    if (nameLength === 4 && first === 0x64 && isField(line, start, 'data')) {
+      const value = line.slice(valueStart, end)
+      eventSize += value.length + 1
+      if (eventSize > maxEventSize) return tooLarge()
+      if (hasData) data = data + '\n' + value
+      else {
+        data = value
+        hasData = true
+      }
+    } else if (nameLength === 5 && first === 0x65 && isField(line, start, 'event')) {
+      eventType = line.slice(valueStart, end)
+      eventSize += eventType.length
+      if (eventSize > maxEventSize) tooLarge()
+    } else if (nameLength === 2 && first === 0x69 && line.charCodeAt(start + 1) === 0x64) {
+      const value = line.slice(valueStart, end)
+      // An id with NUL is ignored, so the previous id stays.
+      if (value.indexOf('\0') === -1) idBuffer = value
+    } else if (nameLength === 5 && first === 0x72 && isField(line, start, 'retry')) {
+      if (valueStart === end) return
+      for (let i = valueStart; i < end; i++) {
+        const c = line.charCodeAt(i)
+        if (c < ZERO || c > NINE) return
+      }
+      if (onRetry !== undefined) call(onRetry, Number.parseInt(line.slice(valueStart, end), 10))
+    }
+    // Any other field is ignored, as the spec says.
+  }
+
+  function dispatch(): void {
+    lastEventId = idBuffer
+    eventSize = 0
+    if (!hasData) {
+      eventType = ''
+      return
+    }
+    const event: ParsedEvent = { type: eventType || 'message', data, lastEventId }
+    data = ''
+    hasData = false
+    eventType = ''
+    if (onEvent !== undefined) call(onEvent, event)
+  }
+
+  function tooLarge(): void {
+    pending = ''
+    data = ''
+    hasData = false
+    eventType = ''
+    eventSize = 0
+    discarding = true
+    if (onError !== undefined) {
+      call(
+        onError,
+        new SseError(
+          'SSE_MAX_SIZE_EXCEEDED',
+          `SSE event larger than maxEventSize (${maxEventSize} characters) was dropped`,
+        ),
+      )
+    }
+  }
+
+  function call<T>(fn: (arg: T) => void, arg: T): void {
+    try {
+      fn(arg)
+    } catch (error) {
+      callbackError ??= { error }
+    }
+  }
+
+  function reset(): void {
+    decoder = undefined
+    decoderPending = false
+    atStreamStart = true
+    pending = ''
+    skipLeadingLF = false
+    discarding = false
+    lineDropped = false
+    eventSize = 0
+    data = ''
+    hasData = false
+    eventType = ''
+    // Like Chromium's EventSource, a new stream starts from the last event ID.
+    idBuffer = lastEventId
+  }
+
+  return {
+    feed,
+    reset,
+    get lastEventId() {
+      return lastEventId
+    },
+  }
+}
+
+function isField(line: string, start: number, name: string): boolean {
+  for (let i = 1; i < name.length; i++) {
+    if (line.charCodeAt(start + i) !== name.charCodeAt(i)) return false
+  }
+  return true
+}

@@ -50,7 +50,6 @@ export interface Parser {
 }
 
 const LF = 0x0a
-const CR = 0x0d
 const SPACE = 0x20
 const COLON = 0x3a
 const BOM = 0xfeff
@@ -230,7 +229,10 @@ export function createParser(options: ParserOptions = {}): Parser {
     if (nameLength === 4 && first === 0x64 && isField(line, start, 'data')) {
       const value = line.slice(valueStart, end)
       eventSize += value.length + 1
-      if (eventSize > maxEventSize) return tooLarge()
+      if (eventSize > maxEventSize) {
+        tooLarge()
+        return
+      }
       if (hasData) data = data + '\n' + value
       else {
         data = value

@@ -1,0 +1,171 @@
+import { createSession, type Session, type SessionOptions, type SseSink } from './session'
+
+/**
+ * The headers of every event stream: the media type, no caching or
+ * transforming by intermediaries (a compressing proxy would hold events back),
+ * and no buffering by nginx.
+ *
+ * `Connection` and `Transfer-Encoding` are deliberately absent: they are
+ * hop-by-hop, forbidden on HTTP/2, and HTTP/1.1 servers set them themselves.
+ *
+ * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#text/event-stream
+ */
+export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+})
+
+/**
+ * The longest Last-Event-ID accepted. Longer values are ignored, so a client
+ * cannot make the server look up or log arbitrary amounts of text.
+ */
+export const MAX_LAST_EVENT_ID_LENGTH = 1024
+
+/**
+ * The client's Last-Event-ID: the `Last-Event-ID` header, else the
+ * `lastEventId` query parameter (for EventSource polyfills that cannot set
+ * headers). A value that is too long or contains control characters is
+ * ignored (`undefined`), never an error.
+ *
+ * @example
+ * ```ts
+ * readLastEventId(request.headers.get('last-event-id'), request.url)
+ * ```
+ */
+export function readLastEventId(
+  header: string | null | undefined,
+  url?: string | URL | null,
+): string | undefined {
+  if (header !== null && header !== undefined) return validLastEventId(header)
+  if (url === undefined || url === null) return undefined
+  let query: string | null
+  try {
+    query = (typeof url === 'string' ? new URL(url, 'http://localhost') : url).searchParams.get(
+      'lastEventId',
+    )
+  } catch {
+    // An unparsable URL carries no usable id; ignoring it is the spec'd outcome.
+    return undefined
+  }
+  return query === null ? undefined : validLastEventId(query)
+}
+
+function validLastEventId(value: string): string | undefined {
+  if (value.length === 0 || value.length > MAX_LAST_EVENT_ID_LENGTH) return undefined
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    // C0 controls (CR, LF, NUL…), DEL, and U+FFFD from undecodable bytes.
+    if (c < 0x20 || c === 0x7f || c === 0xfffd) return undefined
+  }
+  return value
+}
+
+/** Options for {@link createResponse}. */
+export interface ResponseOptions extends SessionOptions {
+  /** The response status. @defaultValue 200 */
+  status?: number
+  /** Extra headers (CORS, custom). They cannot replace the event-stream headers. */
+  headers?: HeadersInit
+  /**
+   * Bytes the response body may buffer before the session treats the client
+   * as full and starts queueing.
+   *
+   * @defaultValue 65_536
+   */
+  highWaterMark?: number
+  /** Called when the handler throws or rejects; the session is closed. */
+  onError?: (error: unknown) => void
+}
+
+/**
+ * Answers a Web `Request` with an event stream: the binding for Hono,
+ * Next.js route handlers, Bun, Deno and Workers. The handler gets the session
+ * and may return at once; the stream stays open until `session.close()` or
+ * the client disconnects (`request.signal` or the body being cancelled).
+ *
+ * @example
+ * ```ts
+ * export function GET(request: Request) {
+ *   return createResponse(request, (session) => {
+ *     const timer = setInterval(() => session.send({ now: Date.now() }), 1000)
+ *     session.signal.addEventListener('abort', () => clearInterval(timer))
+ *   })
+ * }
+ * ```
+ */
+export function createResponse(
+  request: Request,
+  handler: (session: Session) => unknown,
+  options: ResponseOptions = {},
+): Response {
+  const disconnect = new AbortController()
+  const onRequestAbort = (): void => disconnect.abort()
+  let controller!: ReadableStreamDefaultController<Uint8Array>
+  let drainListener: (() => void) | undefined
+  let ended = false
+
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c
+      },
+      pull() {
+        const listener = drainListener
+        drainListener = undefined
+        listener?.()
+      },
+      cancel() {
+        ended = true
+        disconnect.abort()
+      },
+    },
+    {
+      highWaterMark: options.highWaterMark ?? 65_536,
+      size: (chunk) => chunk.byteLength,
+    },
+  )
+
+  const sink: SseSink = {
+    write(chunk) {
+      if (ended) return false
+      controller.enqueue(chunk)
+      return (controller.desiredSize ?? 0) > 0
+    },
+    onDrain(listener) {
+      drainListener = listener
+    },
+    close() {
+      request.signal.removeEventListener('abort', onRequestAbort)
+      if (ended) return
+      ended = true
+      controller.close()
+    },
+    signal: disconnect.signal,
+  }
+
+  if (request.signal.aborted) disconnect.abort()
+  else request.signal.addEventListener('abort', onRequestAbort, { once: true })
+
+  const session = createSession(sink, {
+    ...options,
+    lastEventId:
+      options.lastEventId ?? readLastEventId(request.headers.get('last-event-id'), request.url),
+  })
+
+  const headers = new Headers(options.headers)
+  for (const [key, value] of Object.entries(SSE_HEADERS)) headers.set(key, value)
+  const response = new Response(body, { status: options.status ?? 200, headers })
+
+  const fail = (error: unknown): void => {
+    session.close()
+    options.onError?.(error)
+  }
+  try {
+    const result = handler(session)
+    if (result instanceof Promise) result.catch(fail)
+  } catch (error) {
+    fail(error)
+  }
+  return response
+}

@@ -1,0 +1,180 @@
+import {
+  createChannel,
+  createResponse,
+  MAX_LAST_EVENT_ID_LENGTH,
+  MemoryEventStore,
+  readLastEventId,
+  type Session,
+} from '@sse/core'
+import { describe, expect, test } from 'vitest'
+import { readEvents } from './fixtures'
+
+const url = 'http://localhost/events'
+
+describe('createResponse', () => {
+  test('status and the event-stream headers; never Connection or Transfer-Encoding', () => {
+    const response = createResponse(new Request(url), (s) => s.close())
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    expect(response.headers.get('cache-control')).toBe('no-cache, no-transform')
+    expect(response.headers.get('x-accel-buffering')).toBe('no')
+    expect(response.headers.has('connection')).toBe(false)
+    expect(response.headers.has('transfer-encoding')).toBe(false)
+  })
+
+  test('status and extra headers are settable; extra headers cannot replace the stream ones', () => {
+    const response = createResponse(new Request(url), (s) => s.close(), {
+      status: 201,
+      headers: {
+        'access-control-allow-origin': 'https://app.example',
+        'content-type': 'text/html',
+      },
+    })
+    expect(response.status).toBe(201)
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+  })
+
+  test('the body carries retry, events and comments, read with the core parser', async () => {
+    const response = createResponse(new Request(url), (session) => {
+      session.send({ a: 1 }, { event: 'x', id: '1' })
+      session.send('two\nlines')
+      session.close()
+    })
+    const text = await response.text()
+    expect(text).toBe('retry: 2000\nevent: x\nid: 1\ndata: {"a":1}\n\ndata: two\ndata: lines\n\n')
+  })
+
+  test('the stream outlives the handler: an async producer keeps sending after it returns', async () => {
+    const response = createResponse(
+      new Request(url),
+      (session) => {
+        let n = 0
+        const timer = setInterval(() => {
+          session.send(n++)
+          if (n === 3) session.close()
+        }, 5)
+        session.signal.addEventListener('abort', () => clearInterval(timer))
+      },
+      { retry: false },
+    )
+    const events = await readEvents(response.body!)
+    expect(events.map((e) => e.data)).toEqual(['0', '1', '2'])
+  })
+
+  test('request.signal abort closes the session', async () => {
+    const controller = new AbortController()
+    let session!: Session
+    const response = createResponse(new Request(url, { signal: controller.signal }), (s) => {
+      session = s
+    })
+    expect(session.closed).toBe(false)
+    controller.abort()
+    expect(session.closed).toBe(true)
+    expect(session.send('late')).toBe(false)
+    await response.body!.cancel()
+  })
+
+  test('cancelling the body (client gone) closes the session and later sends report false', async () => {
+    let session!: Session
+    const response = createResponse(new Request(url), (s) => {
+      session = s
+    })
+    await response.body!.cancel()
+    expect(session.closed).toBe(true)
+    expect(session.signal.aborted).toBe(true)
+    expect(session.send('x')).toBe(false)
+  })
+
+  test('a handler that throws or rejects closes the stream and reaches onError', async () => {
+    const errors: unknown[] = []
+    const sync = createResponse(
+      new Request(url),
+      () => {
+        throw new Error('sync')
+      },
+      { onError: (e) => errors.push(e) },
+    )
+    const async = createResponse(new Request(url), async () => Promise.reject(new Error('async')), {
+      onError: (e) => errors.push(e),
+    })
+    await sync.text()
+    await async.text()
+    expect(errors.map((e) => (e as Error).message)).toEqual(['sync', 'async'])
+  })
+
+  test('a body nobody reads applies backpressure: the session queues within its bound', async () => {
+    let session!: Session
+    const response = createResponse(
+      new Request(url),
+      (s) => {
+        session = s
+      },
+      { highWaterMark: 1024, maxQueueBytes: 4096, slowClient: 'drop-oldest', heartbeat: false },
+    )
+    const payload = 'z'.repeat(100)
+    for (let i = 0; i < 1000; i++) session.send(payload)
+    expect(session.queuedBytes).toBeGreaterThan(0)
+    expect(session.queuedBytes).toBeLessThanOrEqual(4096)
+    // Reading drains the queue into the body again.
+    const events = await readEvents(response.body!, (seen) => seen.length >= 5)
+    expect(events.length).toBeGreaterThanOrEqual(5)
+    session.close()
+  })
+
+  test('Last-Event-ID from the header, else ?lastEventId=, drives replay', async () => {
+    const channel = createChannel({ store: new MemoryEventStore() })
+    const ids: string[] = []
+    for (let i = 0; i < 4; i++) ids.push((await channel.broadcast(i)).id!)
+    const viaHeader = createResponse(
+      new Request(url, { headers: { 'last-event-id': ids[1]! } }),
+      async (s) => {
+        await channel.join(s)
+        s.close()
+      },
+    )
+    const viaQuery = createResponse(new Request(`${url}?lastEventId=${ids[2]}`), async (s) => {
+      await channel.join(s)
+      s.close()
+    })
+    expect((await readEvents(viaHeader.body!)).map((e) => e.data)).toEqual(['2', '3'])
+    expect((await readEvents(viaQuery.body!)).map((e) => e.data)).toEqual(['3'])
+  })
+})
+
+describe('readLastEventId', () => {
+  test('header first, query parameter as fallback', () => {
+    expect(readLastEventId('h-1', `${url}?lastEventId=q-1`)).toBe('h-1')
+    expect(readLastEventId(null, `${url}?lastEventId=q-1`)).toBe('q-1')
+    expect(readLastEventId(undefined, new URL(`${url}?lastEventId=q%202`))).toBe('q 2')
+    expect(readLastEventId(null, url)).toBeUndefined()
+    expect(readLastEventId(null, '/relative?lastEventId=r')).toBe('r')
+  })
+
+  test('malformed or oversized values are ignored, never thrown', () => {
+    const bad = [
+      '',
+      'x'.repeat(MAX_LAST_EVENT_ID_LENGTH + 1),
+      'a\nb',
+      'a\rb',
+      'a\0b',
+      '\x7f',
+      'bad\uFFFDutf8',
+    ]
+    for (const value of bad) {
+      expect(readLastEventId(value), JSON.stringify(value)).toBeUndefined()
+      expect(
+        readLastEventId(null, `${url}?lastEventId=${encodeURIComponent(value)}`),
+      ).toBeUndefined()
+    }
+    expect(readLastEventId(null, `${url}?lastEventId=%FF%FE`)).toBeUndefined()
+    expect(readLastEventId(null, 'http://[bad')).toBeUndefined()
+    expect(readLastEventId('x'.repeat(MAX_LAST_EVENT_ID_LENGTH))).toHaveLength(
+      MAX_LAST_EVENT_ID_LENGTH,
+    )
+  })
+
+  test('a malformed header does not fall back to the query', () => {
+    expect(readLastEventId('a\nb', `${url}?lastEventId=q`)).toBeUndefined()
+  })
+})

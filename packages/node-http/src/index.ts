@@ -1,0 +1,99 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import {
+  createSession as createCoreSession,
+  readLastEventId,
+  type Session,
+  type SessionOptions,
+  SSE_HEADERS,
+} from '@sse/core'
+
+export type { Session, SessionOptions } from '@sse/core'
+
+/** A request from `http`, `https` or `http2` (compat API). */
+export type NodeRequest = IncomingMessage | Http2ServerRequest
+/** A response from `http`, `https` or `http2` (compat API). */
+export type NodeResponse = ServerResponse | Http2ServerResponse
+
+/** Options for {@link createSession}: the core session options plus the response head. */
+export interface NodeSessionOptions extends SessionOptions {
+  /** The response status. @defaultValue 200 */
+  status?: number
+  /** Extra headers. Headers already set on `res` (CORS middleware…) are kept too. */
+  headers?: OutgoingHttpHeaders
+}
+
+/**
+ * Opens an event stream on a Node response and returns its session. Works on
+ * `http`, `https` and `http2` (compat API, secure or h2c): `Connection:
+ * keep-alive` is sent on HTTP/1.x only, as HTTP/2 forbids it.
+ *
+ * The session reads `Last-Event-ID` (or `?lastEventId=`) from the request,
+ * and closes when the client disconnects.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http'
+ * import { createSession } from '@sse/node-http'
+ *
+ * createServer((req, res) => {
+ *   const session = createSession(req, res)
+ *   session.send({ hello: 'world' })
+ * }).listen(3000)
+ * ```
+ */
+export function createSession(
+  req: NodeRequest,
+  res: NodeResponse,
+  options: NodeSessionOptions = {},
+): Session {
+  const { status = 200, headers, ...sessionOptions } = options
+  // Both response kinds share these methods; their overloads differ, so
+  // address them through the common ServerResponse shape.
+  const out = res as ServerResponse
+  if (headers !== undefined) {
+    for (const [name, value] of Object.entries(headers)) {
+      if (value !== undefined) out.setHeader(name, value)
+    }
+  }
+  for (const [name, value] of Object.entries(SSE_HEADERS)) out.setHeader(name, value)
+  if (req.httpVersionMajor === 1) out.setHeader('connection', 'keep-alive')
+  out.writeHead(status)
+  out.flushHeaders()
+  // No idle timeout on a stream meant to stay open; heartbeats keep proxies happy.
+  req.setTimeout(0)
+  if ('setNoDelay' in req.socket) req.socket.setNoDelay(true)
+
+  const gone = new AbortController()
+  out.once('close', () => gone.abort())
+  // `compression` and similar middleware buffer writes until flushed.
+  const flush = (out as { flush?: () => void }).flush?.bind(out)
+
+  return createCoreSession(
+    {
+      write(chunk) {
+        if (out.writableEnded || out.destroyed) return false
+        const accepted = out.write(chunk)
+        flush?.()
+        return accepted
+      },
+      onDrain(listener) {
+        out.once('drain', listener)
+      },
+      close() {
+        if (!out.writableEnded) out.end()
+      },
+      signal: gone.signal,
+    },
+    {
+      ...sessionOptions,
+      lastEventId:
+        sessionOptions.lastEventId ??
+        readLastEventId(headerValue(req.headers['last-event-id']), req.url),
+    },
+  )
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}

@@ -1,0 +1,53 @@
+import http from 'node:http'
+import http2 from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import { createSession } from '@sse/node-http'
+import {
+  type AdapterUnderTest,
+  CORS_ORIGIN,
+  MIDDLEWARE_HEADER,
+  runAdapterContract,
+  tls,
+} from '@sse/test-utils'
+
+// node:http has no middleware or compression of its own: the "middleware"
+// is code that sets headers before the stream opens.
+const adapter: AdapterUnderTest = {
+  name: '@sse/node-http',
+  http2: ['h2c', 'h2'],
+  async start(routes, { http2: mode }) {
+    const listener = (
+      req: http.IncomingMessage | http2.Http2ServerRequest,
+      res: http.ServerResponse | http2.Http2ServerResponse,
+    ) => {
+      const out = res as http.ServerResponse
+      out.setHeader(MIDDLEWARE_HEADER, 'kept')
+      if (req.headers.origin === CORS_ORIGIN)
+        out.setHeader('access-control-allow-origin', CORS_ORIGIN)
+      const route = routes.find((r) => r.path === new URL(req.url ?? '/', 'http://x').pathname)
+      if (route === undefined) {
+        out.writeHead(404).end()
+        return
+      }
+      void route.handler(createSession(req, res, route.options))
+    }
+    const server =
+      mode === 'h2c'
+        ? http2.createServer(listener)
+        : mode === 'h2'
+          ? http2.createSecureServer({ ...tls }, listener)
+          : http.createServer(listener)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    return {
+      url: `${mode === 'h2' ? 'https' : 'http'}://127.0.0.1:${port}`,
+      close: () =>
+        new Promise<void>((resolve) => {
+          if ('closeAllConnections' in server) server.closeAllConnections()
+          server.close(() => resolve())
+        }),
+    }
+  },
+}
+
+runAdapterContract(adapter)

@@ -1,0 +1,345 @@
+import { createHook } from 'node:async_hooks'
+import http from 'node:http'
+import net from 'node:net'
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
+import {
+  createChannel,
+  MemoryEventStore,
+  type ParsedEvent,
+  type Session,
+  type SessionOptions,
+} from '@sse/core'
+import { EventSource } from 'eventsource'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { fetchEvents, http2Events, httpHead } from './clients'
+
+/** One route the adapter under test must serve with its own SSE binding. */
+export interface ContractRoute {
+  path: string
+  options: SessionOptions
+  handler: (session: Session) => void | Promise<void>
+}
+
+export interface StartOptions {
+  /** Put the framework's usual compression middleware in front of the routes. */
+  compression: boolean
+  /** Serve HTTP/2: `h2c` (cleartext) or `h2` (TLS with `tls` from this package). */
+  http2?: 'h2c' | 'h2'
+}
+
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:41234` (https for `h2`). */
+  url: string
+  close(): Promise<void>
+}
+
+/**
+ * An adapter's side of the contract. `start` serves `routes` with the
+ * framework on 127.0.0.1:0 and, in middleware that runs BEFORE the route,
+ * sets `x-contract-middleware: kept` and answers CORS for `CORS_ORIGIN`
+ * (with the framework's CORS middleware where it has one).
+ */
+export interface AdapterUnderTest {
+  name: string
+  start(routes: ContractRoute[], options: StartOptions): Promise<RunningServer>
+  /** HTTP/2 modes the adapter supports; the HTTP/2 tests run for these. */
+  http2?: Array<'h2c' | 'h2'>
+}
+
+export const CORS_ORIGIN = 'https://client.example'
+export const MIDDLEWARE_HEADER = 'x-contract-middleware'
+
+const SLOW_QUEUE_BOUND = 64 * 1024
+
+/** Defines the whole contract suite for one adapter. Call it at a test file's top level. */
+export function runAdapterContract(adapter: AdapterUnderTest): void {
+  const replayChannel = createChannel({ store: new MemoryEventStore({ maxEvents: 10_000 }) })
+  const churnChannel = createChannel()
+  const fireChannel = createChannel()
+  const open = new Set<Session>()
+  const fireSessions: Session[] = []
+  let slowClientReports = 0
+
+  const track = (session: Session): void => {
+    open.add(session)
+    session.signal.addEventListener('abort', () => open.delete(session), { once: true })
+  }
+  const route = (
+    path: string,
+    options: SessionOptions,
+    handler: (session: Session) => void | Promise<void>,
+  ): ContractRoute => ({
+    path,
+    options,
+    handler: (session) => {
+      track(session)
+      return handler(session)
+    },
+  })
+
+  const routes: ContractRoute[] = [
+    route('/script', { retry: 1234, heartbeat: false }, (session) => {
+      session.send('first')
+      session.send({ n: 2 }, { event: 'named', id: '2' })
+      session.send('line1\nline2\r\nline3\rline4', { id: '3' })
+      session.send('', { event: 'empty' })
+      session.send('after empty')
+    }),
+    route('/heartbeat', { heartbeat: 40, retry: false }, () => undefined),
+    route('/replay', { retry: 20, heartbeat: false }, (session) => replayChannel.join(session)),
+    route('/channel', {}, async (session) => {
+      await churnChannel.join(session)
+      session.send('hello')
+    }),
+    route(
+      '/firehose',
+      {
+        heartbeat: false,
+        maxQueueBytes: SLOW_QUEUE_BOUND,
+        onSlowClient: () => {
+          slowClientReports++
+        },
+      },
+      (session) => {
+        fireSessions.push(session)
+        return fireChannel.join(session)
+      },
+    ),
+    route('/paced', { heartbeat: false }, (session) => {
+      session.send('one')
+      const timer = setTimeout(() => session.send('two'), 300)
+      session.signal.addEventListener('abort', () => clearTimeout(timer), { once: true })
+    }),
+  ]
+
+  describe(`${adapter.name}: adapter contract`, () => {
+    let server: RunningServer
+    let compressed: RunningServer
+    beforeAll(async () => {
+      server = await adapter.start(routes, { compression: false })
+      compressed = await adapter.start(routes, { compression: true })
+    })
+    afterAll(async () => {
+      for (const session of open) session.close()
+      await server?.close()
+      await compressed?.close()
+    })
+
+    test('status and headers, framework middleware headers kept', async () => {
+      const { status, headers } = await httpHead(`${server.url}/script`, { origin: CORS_ORIGIN })
+      expect(status).toBe(200)
+      expect(headers['content-type']).toBe('text/event-stream; charset=utf-8')
+      expect(headers['cache-control']).toBe('no-cache, no-transform')
+      expect(headers['x-accel-buffering']).toBe('no')
+      expect(headers.connection).toBe('keep-alive')
+      expect(headers[MIDDLEWARE_HEADER]).toBe('kept')
+      expect(headers['access-control-allow-origin']).toBe(CORS_ORIGIN)
+    })
+
+    test('the eventsource client receives events in order: multi-line, named, ids, empty data', async () => {
+      const source = new EventSource(`${server.url}/script`)
+      const seen: Array<{ type: string; data: string; lastEventId: string }> = []
+      const done = new Promise<void>((resolve, reject) => {
+        const push = (event: MessageEvent) => {
+          seen.push({ type: event.type, data: event.data, lastEventId: event.lastEventId })
+          if (seen.length === 5) resolve()
+        }
+        source.addEventListener('message', push)
+        source.addEventListener('named', push)
+        source.addEventListener('empty', push)
+        source.addEventListener('error', () => reject(new Error('EventSource error')))
+      })
+      await done
+      source.close()
+      // eventsource@4 sets lastEventId to the event's own id or '' (the spec
+      // keeps the last one); the fetch test below checks the spec semantics.
+      expect(seen).toEqual([
+        { type: 'message', data: 'first', lastEventId: '' },
+        { type: 'named', data: '{"n":2}', lastEventId: '2' },
+        { type: 'message', data: 'line1\nline2\nline3\nline4', lastEventId: '3' },
+        { type: 'empty', data: '', lastEventId: '' },
+        { type: 'message', data: 'after empty', lastEventId: '' },
+      ])
+    })
+
+    test('fetch sees the retry hint first, then the same events with spec lastEventId', async () => {
+      const capture = await fetchEvents(`${server.url}/script`, {
+        until: (c) => c.events.length >= 5,
+      })
+      expect(capture.retries).toEqual([1234])
+      expect(capture.events).toEqual([
+        { type: 'message', data: 'first', lastEventId: '' },
+        { type: 'named', data: '{"n":2}', lastEventId: '2' },
+        { type: 'message', data: 'line1\nline2\nline3\nline4', lastEventId: '3' },
+        { type: 'empty', data: '', lastEventId: '3' },
+        { type: 'message', data: 'after empty', lastEventId: '3' },
+      ])
+    })
+
+    test('heartbeat comments arrive on a quiet stream', async () => {
+      const capture = await fetchEvents(`${server.url}/heartbeat`, {
+        until: (c) => c.comments.length >= 3,
+      })
+      expect(capture.events).toEqual([])
+      expect(capture.comments).toEqual(['', '', ''])
+    })
+
+    test('Last-Event-ID: the server drops the stream, the client reconnects and misses nothing', async () => {
+      const total = 40
+      const source = new EventSource(`${server.url}/replay`)
+      const received: string[] = []
+      let opens = 0
+      source.addEventListener('open', () => opens++)
+      source.addEventListener('message', (event) => received.push(event.data))
+      await settle(() => opens === 1 && replayChannel.size === 1)
+      let published = 0
+      const publisher = setInterval(() => {
+        if (published >= total) return
+        void replayChannel.broadcast(String(published++))
+        // Drop every connection after every 7th event, mid-stream.
+        if (published % 7 === 0) for (const session of replayChannel.sessions()) session.close()
+      }, 8)
+      try {
+        await settle(() => received.length >= total, 15_000)
+        await sleep(50) // anything extra (a duplicate) would arrive now
+      } finally {
+        clearInterval(publisher)
+        source.close()
+      }
+      expect(received).toEqual(Array.from({ length: total }, (_, i) => String(i)))
+      expect(opens).toBeGreaterThanOrEqual(6)
+    }, 20_000)
+
+    test('1,000 connect/disconnect cycles leave no session, timer, socket or listener', async () => {
+      const resources = () => {
+        const counts: Record<string, number> = {}
+        for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1
+        return counts
+      }
+      const processListeners = () =>
+        process.eventNames().reduce((sum, name) => sum + process.listenerCount(name), 0)
+      await settle(() => churnChannel.size === 0 && open.size === 0)
+      const before = { resources: resources(), listeners: processListeners() }
+      // Every timer created from here on, until it fires or is cleared. This
+      // also sees unref'd timers (heartbeats), which getActiveResourcesInfo
+      // does not list.
+      const liveTimers = new Set<number>()
+      const timerHook = createHook({
+        init(id, type) {
+          if (type === 'Timeout') liveTimers.add(id)
+        },
+        destroy(id) {
+          liveTimers.delete(id)
+        },
+      }).enable()
+
+      for (let i = 0; i < 1000; i++) {
+        await new Promise<void>((resolve, reject) => {
+          const req = http.get(`${server.url}/channel`, { agent: false }, (res) => {
+            res.once('data', () => {
+              req.destroy()
+              resolve()
+            })
+          })
+          req.on('error', reject)
+        })
+      }
+      await settle(() => churnChannel.size === 0 && open.size === 0 && liveTimers.size === 0)
+      timerHook.disable()
+      expect(churnChannel.size).toBe(0)
+      expect(open.size).toBe(0)
+      expect(liveTimers.size).toBe(0)
+      // Earlier tests' sockets may still be closing, so the baseline can only
+      // shrink; a leak of 1,000 cycles shows up as growth in some kind.
+      const grew = () =>
+        Object.entries(resources()).filter(([kind, n]) => n > (before.resources[kind] ?? 0))
+      await settle(() => grew().length === 0)
+      expect(grew()).toEqual([])
+      expect(processListeners()).toBeLessThanOrEqual(before.listeners)
+    }, 60_000)
+
+    test('a client that stops reading stays within the queue bound; the others get every event', async () => {
+      fireSessions.length = 0
+      slowClientReports = 0
+      const total = 12_000
+      const payload = 'x'.repeat(1000)
+      // A raw socket that sends the request and then never reads.
+      const slow = net.connect(Number(new URL(server.url).port), '127.0.0.1')
+      slow.write('GET /firehose HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+      slow.pause()
+      const fast = fetchEvents(`${server.url}/firehose`, {
+        until: (c) => c.events.length >= total,
+        timeoutMs: 30_000,
+      })
+      await settle(() => fireChannel.size === 2)
+      let maxQueued = 0
+      for (let i = 0; i < total; i++) {
+        await fireChannel.broadcast(`${i}:${payload}`)
+        for (const session of fireSessions) maxQueued = Math.max(maxQueued, session.queuedBytes)
+        if (i % 20 === 0) await nextTurn()
+      }
+      const capture = await fast
+      slow.destroy()
+      expect(maxQueued).toBeLessThanOrEqual(SLOW_QUEUE_BOUND)
+      // Exactly one client was too slow, and the default policy closed it.
+      expect(slowClientReports).toBe(1)
+      expect(capture.events.map((e) => Number(e.data.split(':')[0]))).toEqual(
+        Array.from({ length: total }, (_, i) => i),
+      )
+    }, 60_000)
+
+    test('behind compression middleware, events arrive one by one', async () => {
+      const capture = await fetchEvents(`${compressed.url}/paced`, {
+        headers: { 'accept-encoding': 'gzip, deflate, br' },
+        until: (c) => c.events.length >= 2,
+      })
+      expect(capture.events.map((e: ParsedEvent) => e.data)).toEqual(['one', 'two'])
+      // 'one' is written at once and 'two' 300 ms later: a buffering
+      // compressor would deliver them together, when the stream ends.
+      expect(capture.times[1]! - capture.times[0]!).toBeGreaterThan(200)
+    })
+
+    for (const mode of adapter.http2 ?? []) {
+      describe(`HTTP/2 (${mode})`, () => {
+        let h2: RunningServer
+        beforeAll(async () => {
+          h2 = await adapter.start(routes, { compression: false, http2: mode })
+        })
+        afterAll(async () => {
+          for (const session of open) session.close()
+          await h2?.close()
+        })
+
+        test('events, ids and retry arrive without connection-specific headers', async () => {
+          const capture = await http2Events(`${h2.url}/script`, 5)
+          expect(capture.status).toBe(200)
+          expect(capture.headers['content-type']).toBe('text/event-stream; charset=utf-8')
+          expect(capture.headers.connection).toBeUndefined()
+          expect(capture.headers['transfer-encoding']).toBeUndefined()
+          expect(capture.headers[MIDDLEWARE_HEADER]).toBe('kept')
+          expect(capture.retries).toEqual([1234])
+          expect(capture.events.map((e) => [e.type, e.data, e.lastEventId])).toEqual([
+            ['message', 'first', ''],
+            ['named', '{"n":2}', '2'],
+            ['message', 'line1\nline2\nline3\nline4', '3'],
+            ['empty', '', '3'],
+            ['message', 'after empty', '3'],
+          ])
+        })
+      })
+    }
+  })
+}
+
+/** Polls `condition` until it holds or `timeoutMs` passes. */
+async function settle(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    // Let async_hooks deliver pending destroy callbacks (including this
+    // loop's own sleep timer) before the condition is read.
+    await nextTurn()
+    await nextTurn()
+    if (condition()) return
+    await sleep(10)
+  }
+}

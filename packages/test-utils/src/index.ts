@@ -1,0 +1,10 @@
+export { fetchEvents, http2Events, httpHead, type StreamCapture, tls } from './clients'
+export {
+  type AdapterUnderTest,
+  CORS_ORIGIN,
+  type ContractRoute,
+  MIDDLEWARE_HEADER,
+  type RunningServer,
+  runAdapterContract,
+  type StartOptions,
+} from './contract'

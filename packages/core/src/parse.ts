@@ -27,9 +27,10 @@ export interface ParserOptions {
    */
   onError?: (error: SseError) => void
   /**
-   * The most characters (UTF-16 code units) one event, or one unfinished line,
-   * may buffer. Past it the event is dropped, `onError` is told, and parsing
-   * resumes after the next blank line, so a hostile stream cannot grow memory.
+   * The most characters (UTF-16 code units) one event, or one line (finished
+   * or not), may buffer. Past it the event is dropped with its id, `onError` is
+   * told, and parsing resumes after the next blank line, so a hostile stream
+   * cannot grow memory. The outcome does not depend on how chunks are split.
    *
    * @defaultValue 1_048_576
    */
@@ -108,6 +109,10 @@ export function createParser(options: ParserOptions = {}): Parser {
 
   function decode(chunk: Uint8Array): string {
     const n = chunk.length
+    // An empty chunk must not touch decoderPending: the decoder may still hold
+    // the start of a multi-byte sequence, so the next small ASCII chunk has to
+    // go through it (and get its U+FFFD), not around it.
+    if (n === 0) return ''
     if (!decoderPending && n <= SMALL_CHUNK) {
       let ascii = true
       for (let i = 0; i < n; i++) {
@@ -120,7 +125,7 @@ export function createParser(options: ParserOptions = {}): Parser {
     }
     // ignoreBOM: we strip the BOM ourselves, for strings and bytes alike.
     decoder ??= new TextDecoder('utf-8', { ignoreBOM: true })
-    decoderPending = n > 0 && chunk[n - 1]! >= 0x80
+    decoderPending = chunk[n - 1]! >= 0x80
     return decoder.decode(chunk, { stream: true })
   }
 
@@ -206,6 +211,13 @@ export function createParser(options: ParserOptions = {}): Parser {
       return
     }
     if (discarding) return
+    // A finished line gets the same budget as an unfinished one at a chunk's
+    // end (see feed), so whether an event is dropped never depends on where
+    // the network split the chunks.
+    if (eventSize + (end - start) > maxEventSize) {
+      tooLarge()
+      return
+    }
 
     const first = line.charCodeAt(start)
     if (first === COLON) {
@@ -228,11 +240,8 @@ export function createParser(options: ParserOptions = {}): Parser {
     // Compare the field name by char codes: no substring per line.
     if (nameLength === 4 && first === 0x64 && isField(line, start, 'data')) {
       const value = line.slice(valueStart, end)
+      // No check here: the whole line, never shorter than value + LF, fitted above.
       eventSize += value.length + 1
-      if (eventSize > maxEventSize) {
-        tooLarge()
-        return
-      }
       if (hasData) data = data + '\n' + value
       else {
         data = value
@@ -241,7 +250,6 @@ export function createParser(options: ParserOptions = {}): Parser {
     } else if (nameLength === 5 && first === 0x65 && isField(line, start, 'event')) {
       eventType = line.slice(valueStart, end)
       eventSize += eventType.length
-      if (eventSize > maxEventSize) tooLarge()
     } else if (nameLength === 2 && first === 0x69 && line.charCodeAt(start + 1) === 0x64) {
       const value = line.slice(valueStart, end)
       // An id with NUL is ignored, so the previous id stays.
@@ -276,6 +284,8 @@ export function createParser(options: ParserOptions = {}): Parser {
     data = ''
     hasData = false
     eventType = ''
+    // The event is dropped whole, its id too, wherever its id line was.
+    idBuffer = lastEventId
     eventSize = 0
     discarding = true
     if (onError !== undefined) {

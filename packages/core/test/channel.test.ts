@@ -34,7 +34,7 @@ describe('membership', () => {
 
   test('a closed session does not join', async () => {
     const channel = createChannel()
-    const [{ session }] = open(1) as [{ session: Session }]
+    const { session } = open(1)[0]!
     session.close()
     await channel.join(session)
     expect(channel.size).toBe(0)
@@ -43,7 +43,7 @@ describe('membership', () => {
   test('a session that left explicitly is not removed again when it closes', async () => {
     let leaves = 0
     const channel = createChannel({ onLeave: () => leaves++ })
-    const [{ session }] = open(1) as [{ session: Session }]
+    const { session } = open(1)[0]!
     await channel.join(session)
     channel.leave(session)
     session.close()

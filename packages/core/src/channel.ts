@@ -1,7 +1,7 @@
 import { encode } from './encode'
 import { SseError } from './errors'
 import type { EventStore, ReadAfterResult } from './replay'
-import { defaultSerialize, type Session } from './session'
+import { defaultSerialize, fanOutClock, kOnClose, type Session } from './session'
 
 /** Options for {@link createChannel}. */
 export interface ChannelOptions {
@@ -99,7 +99,8 @@ export interface Channel {
 
 interface Member {
   session: Session
-  onAbort: () => void
+  // Stops watching the session for close (see watchClose).
+  unwatch: () => void
   // Live frames held back while this member's replay is read.
   held: Array<{ id: string | undefined; frame: Uint8Array }> | undefined
   heldBytes: number
@@ -139,6 +140,21 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     filter: BroadcastOptions['filter'],
   ): BroadcastResult {
     let delivered = 0
+    fanOutClock.now = Date.now()
+    try {
+      delivered = writeAll(frame, id, filter)
+    } finally {
+      fanOutClock.now = 0
+    }
+    return { id, delivered }
+  }
+
+  function writeAll(
+    frame: Uint8Array,
+    id: string | undefined,
+    filter: BroadcastOptions['filter'],
+  ): number {
+    let delivered = 0
     for (const member of members.values()) {
       if (filter !== undefined && !filter(member.session)) continue
       if (member.replayed !== undefined && id !== undefined && member.replayed.delete(id)) continue
@@ -154,7 +170,7 @@ export function createChannel(options: ChannelOptions = {}): Channel {
         delivered++
       }
     }
-    return { id, delivered }
+    return delivered
   }
 
   function withStoreId(id: string, body: string): Uint8Array {
@@ -211,7 +227,7 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     const member = members.get(session)
     if (member === undefined) return false
     members.delete(session)
-    session.signal.removeEventListener('abort', member.onAbort)
+    member.unwatch()
     options.onLeave?.(session)
     return true
   }
@@ -222,13 +238,12 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     const replay = store !== undefined && lastEventId !== undefined
     const member: Member = {
       session,
-      onAbort: () => leave(session),
+      unwatch: watchClose(session, () => leave(session)),
       held: replay ? [] : undefined,
       heldBytes: 0,
       replayed: undefined,
     }
     members.set(session, member)
-    session.signal.addEventListener('abort', member.onAbort, { once: true })
     options.onJoin?.(session)
     if (!replay) return
 
@@ -285,6 +300,18 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     leave,
     broadcast,
   }
+}
+
+/**
+ * Calls `onClose` when the session closes; returns an unwatch function. Our
+ * sessions have a cheap internal hook; any other `Session` implementation is
+ * watched through its signal.
+ */
+function watchClose(session: Session, onClose: () => void): () => void {
+  const hook = (session as { [kOnClose]?: (listener: () => void) => () => void })[kOnClose]
+  if (hook !== undefined) return hook.call(session, onClose)
+  session.signal.addEventListener('abort', onClose, { once: true })
+  return () => session.signal.removeEventListener('abort', onClose)
 }
 
 function storeError(error: unknown): SseError {

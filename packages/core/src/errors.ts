@@ -6,16 +6,12 @@
  *   `event`/`id`, a `retry` that is not a non-negative integer).
  * - `SSE_MAX_SIZE_EXCEEDED`: the parser dropped an event or line larger than
  *   its `maxEventSize`.
- * - `SSE_CLOSED`: an operation on a session or stream that has already closed.
- * - `SSE_QUEUE_OVERFLOW`: a slow client went past its backpressure bound.
  * - `SSE_STORE`: an event store failed to append or read.
  * - `SSE_INVALID_RESPONSE`: a client received a response that is not an event stream.
  */
 export type SseErrorCode =
   | 'SSE_INVALID_FIELD'
   | 'SSE_MAX_SIZE_EXCEEDED'
-  | 'SSE_CLOSED'
-  | 'SSE_QUEUE_OVERFLOW'
   | 'SSE_STORE'
   | 'SSE_INVALID_RESPONSE'
 

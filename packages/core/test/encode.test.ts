@@ -272,7 +272,7 @@ describe('SseError', () => {
     expect(wrapped.cause).toBe(cause)
     expect(wrapped.field).toBeUndefined()
     expect(wrapped.message).toBe('append failed')
-    expect('cause' in new SseError('SSE_CLOSED', 'closed')).toBe(false)
+    expect('cause' in new SseError('SSE_STORE', 'no cause')).toBe(false)
   })
 
   test('instanceof holds for an error from a second copy of the package', () => {

@@ -56,7 +56,10 @@ export interface BroadcastOptions {
   event?: string
   /** The event id, for channels without a store (a store assigns ids itself). */
   id?: string
-  /** Only sessions for which this returns `true` receive the event. */
+  /**
+   * Only sessions for which this returns `true` receive the event. Not allowed
+   * on a channel with a store: a replay could not honour it.
+   */
   filter?: (session: Session) => boolean
 }
 
@@ -92,9 +95,13 @@ export interface Channel {
   leave(session: Session): boolean
   /**
    * Serializes and encodes the event once and writes the same bytes to every
-   * session. Broadcasts are delivered in call order.
+   * session. Broadcasts are delivered in call order. With a shared store
+   * (one that can `subscribe`), resolves once the event came back through the
+   * log and was delivered here; sessions in other processes get it the same way.
    */
   broadcast(data: unknown, options?: BroadcastOptions): Promise<BroadcastResult>
+  /** Stops the store subscription and closes every session. Idempotent. */
+  close(): void
 }
 
 interface Member {
@@ -104,8 +111,8 @@ interface Member {
   // Live frames held back while this member's replay is read.
   held: Array<{ id: string | undefined; frame: Uint8Array }> | undefined
   heldBytes: number
-  // Ids already replayed to this member whose live broadcast may still be in
-  // flight (appended before the history was read, fanned out after).
+  // Ids this member's replay sent whose live delivery may still be coming
+  // (appended before the history was read, fanned out after).
   replayed: Set<string> | undefined
 }
 
@@ -133,6 +140,30 @@ export function createChannel(options: ChannelOptions = {}): Channel {
   // Broadcasts through an async store complete in call order through this chain.
   let tail: Promise<unknown> = Promise.resolve()
   let inFlight = 0
+  let closed = false
+
+  // A store that can subscribe is shared between processes: fan out what the
+  // log delivers (every process's events, in log order), never what this
+  // process appended itself, so every process delivers the same sequence.
+  const shared = store?.subscribe !== undefined
+  // Broadcasts waiting for the subscription to deliver their id, and ids the
+  // subscription delivered before their append returned (bounded).
+  const waiting = new Map<string, (delivered: number) => void>()
+  const deliveredEarly = new Map<string, number>()
+  const unsubscribe = shared
+    ? store!.subscribe!(name, (stored) => {
+        const body = encode({ data: stored.data, event: stored.event } as never)
+        const delivered = fanOut(withStoreId(stored.id, body), stored.id, undefined).delivered
+        const resolve = waiting.get(stored.id)
+        if (resolve !== undefined) {
+          waiting.delete(stored.id)
+          resolve(delivered)
+        } else {
+          deliveredEarly.set(stored.id, delivered)
+          if (deliveredEarly.size > 1024) deliveredEarly.delete(deliveredEarly.keys().next().value!)
+        }
+      })
+    : undefined
 
   function fanOut(
     frame: Uint8Array,
@@ -157,7 +188,6 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     let delivered = 0
     for (const member of members.values()) {
       if (filter !== undefined && !filter(member.session)) continue
-      if (member.replayed !== undefined && id !== undefined && member.replayed.delete(id)) continue
       if (member.held !== undefined) {
         member.heldBytes += frame.byteLength
         if (member.heldBytes > maxHeld) {
@@ -166,7 +196,7 @@ export function createChannel(options: ChannelOptions = {}): Channel {
         }
         member.held.push({ id, frame })
         delivered++
-      } else if (member.session.write(frame)) {
+      } else if (!alreadyReplayed(member, id) && member.session.write(frame)) {
         delivered++
       }
     }
@@ -185,6 +215,7 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     broadcastOptions: BroadcastOptions = {},
   ): Promise<BroadcastResult> {
     const { event, filter } = broadcastOptions
+    if (closed) throw new TypeError('broadcast: the channel is closed')
     const text = serialize(data)
     if (store === undefined) {
       // Validates event and id, so bad input throws here, before anything is written.
@@ -196,6 +227,12 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     if (broadcastOptions.id !== undefined) {
       throw new TypeError('broadcast: this channel has a store, which assigns ids; omit `id`')
     }
+    if (filter !== undefined) {
+      // Replay cannot know who was filtered out: it would leak the event.
+      throw new TypeError(
+        'broadcast: `filter` is not replayable; use a channel per audience with a store',
+      )
+    }
     // The body without the id line, validated now; the id line is prepended
     // once the store has assigned it (field order within a frame is free).
     const body = encode({ data: text, event } as never)
@@ -205,14 +242,15 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     } catch (error) {
       return Promise.reject(storeError(error))
     }
+    if (shared) return delivery(appended)
     if (typeof appended === 'string' && inFlight === 0) {
-      return Promise.resolve(fanOut(withStoreId(appended, body), appended, filter))
+      return Promise.resolve(fanOut(withStoreId(appended, body), appended, undefined))
     }
     inFlight++
     const result = tail.then(async () => {
       try {
         const id = await appended
-        return fanOut(withStoreId(id, body), id, filter)
+        return fanOut(withStoreId(id, body), id, undefined)
       } catch (error) {
         throw storeError(error)
       } finally {
@@ -221,6 +259,22 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     })
     tail = result.catch(() => undefined)
     return result
+  }
+
+  /** For a shared store: resolves when the subscription has delivered the appended id here. */
+  async function delivery(appended: string | Promise<string>): Promise<BroadcastResult> {
+    let id: string
+    try {
+      id = await appended
+    } catch (error) {
+      throw storeError(error)
+    }
+    const early = deliveredEarly.get(id)
+    if (early !== undefined) {
+      deliveredEarly.delete(id)
+      return { id, delivered: early }
+    }
+    return new Promise((resolve) => waiting.set(id, (delivered) => resolve({ id, delivered })))
   }
 
   function leave(session: Session): boolean {
@@ -233,6 +287,7 @@ export function createChannel(options: ChannelOptions = {}): Channel {
   }
 
   async function join(session: Session, joinOptions: JoinOptions = {}): Promise<void> {
+    if (closed) throw new TypeError('join: the channel is closed')
     if (session.closed || members.has(session)) return
     const lastEventId = 'lastEventId' in joinOptions ? joinOptions.lastEventId : session.lastEventId
     const replay = store !== undefined && lastEventId !== undefined
@@ -260,7 +315,6 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     member.held = undefined
     if (session.closed) return
 
-    const replayed = new Set<string>()
     if (result.gap) {
       options.onGap?.(session, { lastEventId, reason: result.reason })
       if (resyncEvent !== false) {
@@ -270,24 +324,24 @@ export function createChannel(options: ChannelOptions = {}): Channel {
           textEncoder.encode(encode({ data, event: resyncEvent, id: latestId } as never)),
         )
       }
-    } else {
+    } else if (result.events.length > 0) {
+      member.replayed = new Set()
       for (const stored of result.events) {
-        replayed.add(stored.id)
+        member.replayed.add(stored.id)
         const frame = encode({ data: stored.data, event: stored.event, id: stored.id } as never)
         session.write(textEncoder.encode(frame))
       }
     }
     for (const { id, frame } of held) {
-      if (id === undefined || !replayed.delete(id)) session.write(frame)
+      if (!alreadyReplayed(member, id)) session.write(frame)
     }
-    // Broadcasts still in flight may carry replayed events: skip those until
-    // every broadcast issued so far has been fanned out.
-    if (replayed.size > 0 && inFlight > 0) {
-      member.replayed = replayed
-      void tail.then(() => {
-        member.replayed = undefined
-      })
-    }
+  }
+
+  function close(): void {
+    if (closed) return
+    closed = true
+    unsubscribe?.()
+    for (const session of [...members.keys()]) session.close()
   }
 
   return {
@@ -299,7 +353,21 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     join,
     leave,
     broadcast,
+    close,
   }
+}
+
+/**
+ * Whether a live event was already sent to this member by its replay. Live
+ * events arrive in log order, so the first one that was not replayed means
+ * every later one is new too: the set is dropped then.
+ */
+function alreadyReplayed(member: Member, id: string | undefined): boolean {
+  const replayed = member.replayed
+  if (replayed === undefined) return false
+  if (id !== undefined && replayed.delete(id)) return true
+  member.replayed = undefined
+  return false
 }
 
 /**

@@ -33,6 +33,14 @@ export interface EventStore {
    * gap when the store cannot tell what came after it.
    */
   readAfter(stream: string, lastEventId: string): MaybePromise<ReadAfterResult>
+  /**
+   * Optional, for stores shared by several processes: calls `listener` with
+   * every event appended to `stream` from now on, by any process, in log
+   * order, exactly once, and returns a function that stops it. A channel over
+   * such a store delivers what this yields instead of what it appended, so
+   * all processes deliver the same events in the same order.
+   */
+  subscribe?(stream: string, listener: (event: StoredEvent) => void): () => void
 }
 
 /** Retention limits for {@link MemoryEventStore}. */

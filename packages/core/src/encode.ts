@@ -26,6 +26,13 @@ export interface SseEvent {
 // Matches the three line endings the spec knows, CRLF first so it is one break.
 const LINE_BREAKS = /\r\n|\r|\n/g
 
+const NUL = 0x00
+const LF = 0x0a
+const CR = 0x0d
+// Up to this length a char-code loop checks a value faster than native
+// indexOf calls, whose fixed cost per call dominates on ids and event names.
+const SHORT_VALUE = 32
+
 /**
  * Serializes one event into a spec-correct frame, ending with the blank line
  * that dispatches it.
@@ -42,39 +49,36 @@ const LINE_BREAKS = /\r\n|\r|\n/g
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream
  */
 export function encode(event: SseEvent): string {
-  let frame = ''
-  let dispatches = false
-  if (event.comment !== undefined) frame = encodeComment(event.comment)
-  if (event.event !== undefined) {
-    assertSingleLine(event.event, 'event')
-    frame += 'event: ' + event.event + '\n'
-    dispatches = true
+  // Each field is read once. Validation runs in the order the frame is written
+  // (comment, event, id, retry, data), so the first bad field is the one reported.
+  const { comment, event: type, id, retry, data } = event
+  const prefix = comment === undefined ? '' : encodeComment(comment)
+  if (type !== undefined) assertSingleLine(type, 'event')
+  if (id !== undefined) assertId(id)
+  if (retry !== undefined) assertRetry(retry)
+  if (data !== undefined && typeof data !== 'string')
+    throw new TypeError(fieldTypeHint('data', data))
+
+  // The common frame (event, id and one line of data) is built in one
+  // expression: no intermediate `frame +=` strings, and no per-field branches.
+  if (
+    prefix === '' &&
+    retry === undefined &&
+    type !== undefined &&
+    id !== undefined &&
+    data !== undefined &&
+    !hasLineBreak(data)
+  ) {
+    return 'event: ' + type + '\nid: ' + id + '\ndata: ' + data + '\n\n'
   }
-  if (event.id !== undefined) {
-    assertSingleLine(event.id, 'id')
-    if (event.id.indexOf('\0') !== -1) {
-      throw new SseError('SSE_INVALID_FIELD', 'SSE `id` must not contain NUL', { field: 'id' })
-    }
-    frame += 'id: ' + event.id + '\n'
-    dispatches = true
-  }
-  if (event.retry !== undefined) {
-    const retry = event.retry
-    if (!Number.isSafeInteger(retry) || retry < 0) {
-      throw new SseError(
-        'SSE_INVALID_FIELD',
-        `SSE \`retry\` must be a non-negative integer of milliseconds, got ${String(retry)}`,
-        { field: 'retry' },
-      )
-    }
-    frame += 'retry: ' + retry + '\n'
-  }
-  if (event.data !== undefined) {
-    frame += encodeData(event.data)
-    dispatches = true
-  }
+
+  let frame = prefix
+  if (type !== undefined) frame += 'event: ' + type + '\n'
+  if (id !== undefined) frame += 'id: ' + id + '\n'
+  if (retry !== undefined) frame += 'retry: ' + retry + '\n'
+  if (data !== undefined) frame += encodeData(data)
   // The blank line dispatches. Comment- or retry-only frames need none.
-  return dispatches ? frame + '\n' : frame
+  return type !== undefined || id !== undefined || data !== undefined ? frame + '\n' : frame
 }
 
 const textEncoder = /* @__PURE__ */ new TextEncoder()
@@ -111,20 +115,65 @@ export function encodeComment(text: string): string {
 }
 
 function encodeData(data: string): string {
-  if (typeof data !== 'string') throw new TypeError(fieldTypeHint('data', data))
-  // Fast path: most payloads (JSON, tokens) are one line; two native scans
-  // beat one regex test.
-  if (data.indexOf('\n') === -1 && data.indexOf('\r') === -1) return 'data: ' + data + '\n'
+  // Most payloads (JSON, tokens) are one line: two native scans beat one regex.
+  if (!hasLineBreak(data)) return 'data: ' + data + '\n'
   return 'data: ' + data.replace(LINE_BREAKS, '\ndata: ') + '\n'
+}
+
+/** Whether `value` contains CR or LF. */
+function hasLineBreak(value: string): boolean {
+  if (value.length <= SHORT_VALUE) {
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i)
+      // One compare rejects almost every char: CR and LF are below 14.
+      if (c <= CR && (c === LF || c === CR)) return true
+    }
+    return false
+  }
+  // memchr-backed native scans: far faster per char than a JS loop or a regex
+  // on long payloads, and still cheaper than one regex pass for both chars.
+  return value.indexOf('\n') !== -1 || value.indexOf('\r') !== -1
 }
 
 function assertSingleLine(value: string, field: 'event' | 'id'): void {
   if (typeof value !== 'string') throw new TypeError(fieldTypeHint(field, value))
-  if (value.indexOf('\n') !== -1 || value.indexOf('\r') !== -1) {
+  if (hasLineBreak(value)) {
     throw new SseError(
       'SSE_INVALID_FIELD',
       `SSE \`${field}\` must not contain CR or LF: it would start a new field or event`,
       { field },
+    )
+  }
+}
+
+function assertId(id: string): void {
+  if (typeof id !== 'string') throw new TypeError(fieldTypeHint('id', id))
+  if (id.length <= SHORT_VALUE) {
+    // One pass for all three forbidden chars instead of three indexOf calls;
+    // only a bad id goes on to the checks below, which name the right error.
+    let clean = true
+    for (let i = 0; i < id.length; i++) {
+      const c = id.charCodeAt(i)
+      if (c <= CR && (c === LF || c === CR || c === NUL)) {
+        clean = false
+        break
+      }
+    }
+    if (clean) return
+  }
+  // A line break is reported before a NUL.
+  assertSingleLine(id, 'id')
+  if (id.indexOf('\0') !== -1) {
+    throw new SseError('SSE_INVALID_FIELD', 'SSE `id` must not contain NUL', { field: 'id' })
+  }
+}
+
+function assertRetry(retry: number): void {
+  if (!Number.isSafeInteger(retry) || retry < 0) {
+    throw new SseError(
+      'SSE_INVALID_FIELD',
+      `SSE \`retry\` must be a non-negative integer of milliseconds, got ${String(retry)}`,
+      { field: 'retry' },
     )
   }
 }

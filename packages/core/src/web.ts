@@ -74,7 +74,12 @@ export interface ResponseOptions extends SessionOptions {
    * @defaultValue 65_536
    */
   highWaterMark?: number
-  /** Called when the handler throws or rejects; the session is closed. */
+  /**
+   * Called when an async handler rejects after the response was returned; the
+   * session is closed. Without it the rejection is left unhandled (Node's own
+   * policy applies). A handler that throws synchronously closes the session
+   * and the error propagates from `createResponse` to the framework.
+   */
   onError?: (error: unknown) => void
 }
 
@@ -157,15 +162,24 @@ export function createResponse(
   for (const [key, value] of Object.entries(SSE_HEADERS)) headers.set(key, value)
   const response = new Response(body, { status: options.status ?? 200, headers })
 
-  const fail = (error: unknown): void => {
-    session.close()
-    options.onError?.(error)
-  }
+  let result: unknown
   try {
-    const result = handler(session)
-    if (result instanceof Promise) result.catch(fail)
+    result = handler(session)
   } catch (error) {
-    fail(error)
+    // Thrown before the Response exists: the framework answers with its error
+    // handling (a 500), instead of an empty stream.
+    session.close()
+    throw error
+  }
+  if (result instanceof Promise) {
+    const onError = options.onError
+    result.catch((error: unknown) => {
+      session.close()
+      // Without onError the rejection stays unhandled, as it would without
+      // us: never silently swallowed.
+      if (onError === undefined) throw error
+      onError(error)
+    })
   }
   return response
 }

@@ -86,21 +86,44 @@ describe('createResponse', () => {
     expect(session.send('x')).toBe(false)
   })
 
-  test('a handler that throws or rejects closes the stream and reaches onError', async () => {
-    const errors: unknown[] = []
-    const sync = createResponse(
-      new Request(url),
-      () => {
+  test('a handler that throws synchronously closes the session and the error propagates', () => {
+    let session!: Session
+    expect(() =>
+      createResponse(new Request(url), (s) => {
+        session = s
         throw new Error('sync')
+      }),
+    ).toThrow('sync')
+    expect(session.closed).toBe(true)
+  })
+
+  test('an async handler that rejects closes the stream and reaches onError', async () => {
+    const errors: unknown[] = []
+    const response = createResponse(
+      new Request(url),
+      async () => Promise.reject(new Error('async')),
+      {
+        onError: (e) => errors.push(e),
       },
-      { onError: (e) => errors.push(e) },
     )
-    const async = createResponse(new Request(url), async () => Promise.reject(new Error('async')), {
-      onError: (e) => errors.push(e),
-    })
-    await sync.text()
-    await async.text()
-    expect(errors.map((e) => (e as Error).message)).toEqual(['sync', 'async'])
+    await response.text()
+    expect(errors.map((e) => (e as Error).message)).toEqual(['async'])
+  })
+
+  test('without onError a rejection is left unhandled, never swallowed', async () => {
+    const unhandled: unknown[] = []
+    const listener = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', listener)
+    try {
+      const response = createResponse(new Request(url), async () => {
+        throw new Error('nobody listened')
+      })
+      await response.text()
+      await new Promise((r) => setTimeout(r, 10))
+    } finally {
+      process.off('unhandledRejection', listener)
+    }
+    expect(unhandled.map((e) => (e as Error).message)).toEqual(['nobody listened'])
   })
 
   test('a body nobody reads applies backpressure: the session queues within its bound', async () => {

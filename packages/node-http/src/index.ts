@@ -58,8 +58,7 @@ export function createSession(
   }
   for (const [name, value] of Object.entries(SSE_HEADERS)) out.setHeader(name, value)
   if (req.httpVersionMajor === 1) out.setHeader('connection', 'keep-alive')
-  out.writeHead(status)
-  out.flushHeaders()
+  out.statusCode = status
   // No idle timeout on a stream meant to stay open; heartbeats keep proxies happy.
   req.setTimeout(0)
   if ('setNoDelay' in req.socket) req.socket.setNoDelay(true)
@@ -69,7 +68,9 @@ export function createSession(
   // `compression` and similar middleware buffer writes until flushed.
   const flush = (out as { flush?: () => void }).flush?.bind(out)
 
-  return createCoreSession(
+  // The core validates the options before anything is written, so invalid
+  // options throw while the framework can still answer with an error status.
+  const session = createCoreSession(
     {
       write(chunk) {
         if (out.writableEnded || out.destroyed) return false
@@ -92,6 +93,10 @@ export function createSession(
         readLastEventId(headerValue(req.headers['last-event-id']), req.url),
     },
   )
+  // With no retry hint nothing was written yet: send the head now so the
+  // client's `open` fires at once.
+  if (!out.headersSent) out.flushHeaders()
+  return session
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

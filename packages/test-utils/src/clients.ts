@@ -71,12 +71,16 @@ export async function fetchEvents(
 }
 
 /** The response head from node:http, which (unlike fetch) shows `Connection`. */
+// A keep-alive agent, as browsers and undici use: with `agent: false` Node
+// sends `Connection: close`, and a server rightly answers `close`.
+const keepAliveAgent = new http.Agent({ keepAlive: true })
+
 export function httpHead(
   url: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers, agent: false }, (res) => {
+    const req = http.get(url, { headers, agent: keepAliveAgent }, (res) => {
       resolve({ status: res.statusCode ?? 0, headers: res.headers })
       res.destroy()
     })

@@ -51,28 +51,35 @@ export function createSession(
   // Both response kinds share these methods; their overloads differ, so
   // address them through the common ServerResponse shape.
   const out = res as ServerResponse
-  if (headers !== undefined) {
-    for (const [name, value] of Object.entries(headers)) {
-      if (value !== undefined) out.setHeader(name, value)
-    }
-  }
-  for (const [name, value] of Object.entries(SSE_HEADERS)) out.setHeader(name, value)
-  if (req.httpVersionMajor === 1) out.setHeader('connection', 'keep-alive')
-  out.statusCode = status
-  // No idle timeout on a stream meant to stay open; heartbeats keep proxies happy.
-  req.setTimeout(0)
-  if ('setNoDelay' in req.socket) req.socket.setNoDelay(true)
-
   const gone = new AbortController()
-  out.once('close', () => gone.abort())
   // `compression` and similar middleware buffer writes until flushed.
   const flush = (out as { flush?: () => void }).flush?.bind(out)
 
-  // The core validates the options before anything is written, so invalid
-  // options throw while the framework can still answer with an error status.
+  // Touches the response only once the core has accepted the options: an
+  // invalid option throws first, and the framework's error page goes out
+  // without event-stream headers.
+  let opened = false
+  const open = (): void => {
+    if (opened) return
+    opened = true
+    if (headers !== undefined) {
+      for (const [name, value] of Object.entries(headers)) {
+        if (value !== undefined) out.setHeader(name, value)
+      }
+    }
+    for (const [name, value] of Object.entries(SSE_HEADERS)) out.setHeader(name, value)
+    if (req.httpVersionMajor === 1) out.setHeader('connection', 'keep-alive')
+    out.statusCode = status
+    // No idle timeout on a stream meant to stay open; heartbeats keep proxies happy.
+    req.setTimeout(0)
+    if ('setNoDelay' in req.socket) req.socket.setNoDelay(true)
+    out.once('close', () => gone.abort())
+  }
+
   const session = createCoreSession(
     {
       write(chunk) {
+        open()
         if (out.writableEnded || out.destroyed) return false
         const accepted = out.write(chunk)
         flush?.()
@@ -93,9 +100,12 @@ export function createSession(
         readLastEventId(headerValue(req.headers['last-event-id']), req.url),
     },
   )
+  open()
   // With no retry hint nothing was written yet: send the head now so the
   // client's `open` fires at once.
   if (!out.headersSent) out.flushHeaders()
+  // A client that left before we got here never emits 'close' again.
+  if (out.destroyed || out.writableFinished) gone.abort()
   return session
 }
 

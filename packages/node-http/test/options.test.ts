@@ -5,12 +5,16 @@ import { expect, test } from 'vitest'
 
 test('invalid options throw before the head is sent, so the server can still answer 500', async () => {
   let thrown: unknown
+  let leaked: string[] = []
   const server = http.createServer((req, res) => {
     try {
       createSession(req, res, { heartbeat: -1 })
     } catch (error) {
       thrown = error
       res.writeHead(500, { 'content-type': 'text/plain' }).end('bad options')
+      leaked = ['cache-control', 'x-accel-buffering', 'connection'].filter(
+        (name) => res.getHeader(name) !== undefined,
+      )
     }
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -19,6 +23,9 @@ test('invalid options throw before the head is sent, so the server can still ans
   expect(response.status).toBe(500)
   expect(await response.text()).toBe('bad options')
   expect(thrown).toBeInstanceOf(TypeError)
+  // The error page carries none of the event-stream headers.
+  expect(leaked).toEqual([])
+  expect(response.headers.get('cache-control')).toBeNull()
   server.close()
 })
 

@@ -1,0 +1,135 @@
+import type { AddressInfo } from 'node:net'
+import { type Session, type SseOptions, sse } from '@sse/express'
+import { fetchEvents } from '@sse/test-utils'
+import express, { type ErrorRequestHandler, type Express } from 'express'
+import { afterEach, expect, test } from 'vitest'
+
+const servers: Array<ReturnType<Express['listen']>> = []
+afterEach(() => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections()
+    server.close()
+  }
+})
+
+/** Serves `app` on 127.0.0.1:0, with an error handler that records what reaches it. */
+async function serve(app: Express): Promise<{ url: string; errors: unknown[] }> {
+  const errors: unknown[] = []
+  const onError: ErrorRequestHandler = (error, _req, res, next) => {
+    errors.push(error)
+    if (res.headersSent) return next(error)
+    res.status(500).send('handled')
+  }
+  app.use(onError)
+  app.set('env', 'test') // keeps Express's default handler from logging
+  const server = await new Promise<ReturnType<Express['listen']>>((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening))
+  })
+  servers.push(server)
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, errors }
+}
+
+test('route params are typed through the generic; headers from res.set() and options both arrive', async () => {
+  const app = express()
+  app.use((_req, res, next) => {
+    res.set('x-request-id', 'abc')
+    next()
+  })
+  app.get(
+    '/rooms/:id',
+    sse<{ id: string }>((session, req) => session.send(req.params.id satisfies string), {
+      headers: { 'x-stream': 'rooms' },
+    }),
+  )
+  const { url } = await serve(app)
+  const capture = await fetchEvents(`${url}/rooms/42`, { until: (c) => c.events.length === 1 })
+  expect(capture.events[0]?.data).toBe('42')
+  expect(capture.headers['x-request-id']).toBe('abc')
+  expect(capture.headers['x-stream']).toBe('rooms')
+  expect(capture.headers['content-type']).toBe('text/event-stream; charset=utf-8')
+})
+
+test('invalid options go to next(error) while Express can still answer 500', async () => {
+  const app = express()
+  app.get(
+    '/bad',
+    sse(() => undefined, { heartbeat: -1 }),
+  )
+  const { url, errors } = await serve(app)
+  const response = await fetch(`${url}/bad`)
+  expect(response.status).toBe(500)
+  expect(await response.text()).toBe('handled')
+  expect(errors).toEqual([expect.any(TypeError)])
+})
+
+for (const [kind, handler] of [
+  [
+    'throws',
+    (session: Session) => {
+      session.send('before')
+      throw new Error('boom')
+    },
+  ],
+  [
+    'rejects',
+    async (session: Session) => {
+      session.send('before')
+      await Promise.resolve()
+      throw new Error('boom')
+    },
+  ],
+] as const) {
+  test(`a handler that ${kind} after the stream opened closes it and goes to onError`, async () => {
+    const reported: unknown[] = []
+    const options: SseOptions = { heartbeat: false, onError: (error) => reported.push(error) }
+    const sessions: Session[] = []
+    const app = express()
+    app.get(
+      '/events',
+      sse((session) => {
+        sessions.push(session)
+        return handler(session)
+      }, options),
+    )
+    const { url, errors } = await serve(app)
+    // No `until`: reads until the server ends the stream.
+    const capture = await fetchEvents(`${url}/events`)
+    expect(capture.events.map((e) => e.data)).toEqual(['before'])
+    expect(sessions[0]?.closed).toBe(true)
+    expect(reported).toEqual([new Error('boom')])
+    expect(errors).toEqual([])
+  })
+}
+
+test('without onError, a failure after the stream opened reaches Express error handling', async () => {
+  const sessions: Session[] = []
+  const app = express()
+  app.get(
+    '/events',
+    sse(async (session) => {
+      sessions.push(session)
+      session.send('before')
+      throw new Error('late')
+    }),
+  )
+  const { url, errors } = await serve(app)
+  // Express's default handler destroys the socket of a response already sent.
+  await fetchEvents(`${url}/events`).catch(() => undefined)
+  await expect.poll(() => errors).toEqual([new Error('late')])
+  expect(sessions[0]?.closed).toBe(true)
+})
+
+test('an onError that throws ends in Express error handling, not an unhandled rejection', async () => {
+  const app = express()
+  app.get(
+    '/events',
+    sse(() => Promise.reject(new Error('first')), {
+      onError: () => {
+        throw new Error('from onError')
+      },
+    }),
+  )
+  const { url, errors } = await serve(app)
+  await fetchEvents(`${url}/events`).catch(() => undefined)
+  await expect.poll(() => errors).toEqual([new Error('from onError')])
+})

@@ -9,6 +9,12 @@ export {
 } from './channel'
 export { encode, encodeBytes, encodeComment, type SseEvent } from './encode'
 export { SseError, type SseErrorCode } from './errors'
+export {
+  type ConnectionLimiter,
+  type ConnectionLimiterOptions,
+  createConnectionLimiter,
+  type LimitOption,
+} from './limits'
 export { createParser, type ParsedEvent, type Parser, type ParserOptions } from './parse'
 export {
   type EventStore,

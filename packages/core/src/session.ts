@@ -76,6 +76,19 @@ export interface SessionOptions {
   slowClient?: SlowClientPolicy
   /** Called when a session crosses `maxQueueBytes`, before the policy applies. */
   onSlowClient?: (session: Session, info: SlowClientInfo) => void
+  /**
+   * Closes the stream after this many ms (the client reconnects with its
+   * Last-Event-ID), e.g. to rebalance connections after a deploy or to
+   * re-check credentials. Off by default.
+   */
+  maxLifetime?: number
+  /**
+   * The fraction of `maxLifetime` taken off at random per session, so clients
+   * that connected together do not all reconnect together.
+   *
+   * @defaultValue 0.2
+   */
+  lifetimeJitter?: number
 }
 
 /** Options for {@link Session.send}. */
@@ -188,6 +201,7 @@ class SseSession implements Session {
   #drainWaiters: Array<() => void> | undefined
   #lastWrite = 0
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined
+  #lifetimeTimer: ReturnType<typeof setTimeout> | undefined
   readonly #onClientGone = (): void => this.close()
 
   constructor(sink: SseSink, options: SessionOptions) {
@@ -198,6 +212,13 @@ class SseSession implements Session {
       throw new TypeError('createSession: `heartbeat` must be a positive number of ms or false')
     }
     if (!(maxQueueBytes > 0)) throw new TypeError('createSession: `maxQueueBytes` must be positive')
+    const { maxLifetime, lifetimeJitter = 0.2 } = options
+    if (maxLifetime !== undefined && !(maxLifetime > 0)) {
+      throw new TypeError('createSession: `maxLifetime` must be a positive number of ms')
+    }
+    if (!(lifetimeJitter >= 0 && lifetimeJitter <= 1)) {
+      throw new TypeError('createSession: `lifetimeJitter` must be between 0 and 1')
+    }
     this.lastEventId = options.lastEventId
     this.#sink = sink
     this.#options = options
@@ -212,6 +233,11 @@ class SseSession implements Session {
     sink.signal.addEventListener('abort', this.#onClientGone, { once: true })
     if (retry !== false) this.write(textEncoder.encode(encode({ retry })))
     if (heartbeatMs !== false) this.#armHeartbeat(heartbeatMs)
+    if (maxLifetime !== undefined) {
+      const lifetime = maxLifetime * (1 - lifetimeJitter * Math.random())
+      this.#lifetimeTimer = setTimeout(() => this.close(), lifetime)
+      ;(this.#lifetimeTimer as { unref?: () => void }).unref?.()
+    }
   }
 
   get signal(): AbortSignal {
@@ -293,7 +319,9 @@ class SseSession implements Session {
     if (this.#closed) return
     this.#closed = true
     if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer)
+    if (this.#lifetimeTimer !== undefined) clearTimeout(this.#lifetimeTimer)
     this.#heartbeatTimer = undefined
+    this.#lifetimeTimer = undefined
     this.#sink.signal.removeEventListener('abort', this.#onClientGone)
     this.#queue = NO_FRAMES
     this.#head = 0

@@ -1,3 +1,4 @@
+import type { LimitOption } from './limits'
 import { createSession, type Session, type SessionOptions, type SseSink } from './session'
 
 /**
@@ -75,6 +76,11 @@ export interface ResponseOptions extends SessionOptions {
    */
   highWaterMark?: number
   /**
+   * Caps open streams (see {@link createConnectionLimiter}): over the limit the
+   * answer is `429` with `Retry-After` and the handler is not called.
+   */
+  limit?: LimitOption<Request>
+  /**
    * Called when an async handler rejects after the response was returned; the
    * session is closed. Without it the rejection is left unhandled (Node's own
    * policy applies). A handler that throws synchronously closes the session
@@ -104,6 +110,20 @@ export function createResponse(
   handler: (session: Session) => unknown,
   options: ResponseOptions = {},
 ): Response {
+  let release: (() => void) | undefined
+  if (options.limit !== undefined) {
+    const { limiter, key } = options.limit
+    release = limiter.acquire(key?.(request))
+    if (release === undefined) {
+      return new Response('Too many open event streams\n', {
+        status: 429,
+        headers: {
+          'content-type': 'text/plain; charset=utf-8',
+          'retry-after': String(limiter.retryAfter),
+        },
+      })
+    }
+  }
   const disconnect = new AbortController()
   const onRequestAbort = (): void => disconnect.abort()
   let controller!: ReadableStreamDefaultController<Uint8Array>
@@ -141,6 +161,7 @@ export function createResponse(
       drainListener = listener
     },
     close() {
+      release?.()
       request.signal.removeEventListener('abort', onRequestAbort)
       if (ended) return
       ended = true
@@ -152,11 +173,17 @@ export function createResponse(
   if (request.signal.aborted) disconnect.abort()
   else request.signal.addEventListener('abort', onRequestAbort, { once: true })
 
-  const session = createSession(sink, {
-    ...options,
-    lastEventId:
-      options.lastEventId ?? readLastEventId(request.headers.get('last-event-id'), request.url),
-  })
+  let session: Session
+  try {
+    session = createSession(sink, {
+      ...options,
+      lastEventId:
+        options.lastEventId ?? readLastEventId(request.headers.get('last-event-id'), request.url),
+    })
+  } catch (error) {
+    release?.()
+    throw error
+  }
 
   const headers = new Headers(options.headers)
   for (const [key, value] of Object.entries(SSE_HEADERS)) headers.set(key, value)

@@ -2,6 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import {
   createSession as createCoreSession,
+  type LimitOption,
   readLastEventId,
   type Session,
   type SessionOptions,
@@ -21,6 +22,12 @@ export interface NodeSessionOptions extends SessionOptions {
   status?: number
   /** Extra headers. Headers already set on `res` (CORS middleware…) are kept too. */
   headers?: OutgoingHttpHeaders
+  /**
+   * Caps open streams, in total and per key (see `createConnectionLimiter`):
+   * over the limit the client gets `429` with `Retry-After` and the returned
+   * session is already closed. The key defaults to the client's IP address.
+   */
+  limit?: LimitOption<NodeRequest>
 }
 
 /**
@@ -47,11 +54,24 @@ export function createSession(
   res: NodeResponse,
   options: NodeSessionOptions = {},
 ): Session {
-  const { status = 200, headers, ...sessionOptions } = options
+  const { status = 200, headers, limit, ...sessionOptions } = options
   // Both response kinds share these methods; their overloads differ, so
   // address them through the common ServerResponse shape.
   const out = res as ServerResponse
   const gone = new AbortController()
+  let release: (() => void) | undefined
+  if (limit !== undefined) {
+    const key = limit.key === undefined ? req.socket.remoteAddress : limit.key(req)
+    release = limit.limiter.acquire(key)
+    if (release === undefined) {
+      out.writeHead(429, {
+        'content-type': 'text/plain; charset=utf-8',
+        'retry-after': String(limit.limiter.retryAfter),
+      })
+      out.end('Too many open event streams\n')
+      gone.abort()
+    }
+  }
   // `compression` and similar middleware buffer writes until flushed.
   const flush = (out as { flush?: () => void }).flush?.bind(out)
 
@@ -76,30 +96,40 @@ export function createSession(
     out.once('close', () => gone.abort())
   }
 
-  const session = createCoreSession(
-    {
-      write(chunk) {
-        open()
-        if (out.writableEnded || out.destroyed) return false
-        const accepted = out.write(chunk)
-        flush?.()
-        return accepted
+  let session: Session
+  try {
+    session = createCoreSession(
+      {
+        write(chunk) {
+          if (gone.signal.aborted) return false
+          open()
+          if (out.writableEnded || out.destroyed) return false
+          const accepted = out.write(chunk)
+          flush?.()
+          return accepted
+        },
+        onDrain(listener) {
+          out.once('drain', listener)
+        },
+        close() {
+          release?.()
+          if (!out.writableEnded) out.end()
+        },
+        signal: gone.signal,
       },
-      onDrain(listener) {
-        out.once('drain', listener)
+      {
+        ...sessionOptions,
+        lastEventId:
+          sessionOptions.lastEventId ??
+          readLastEventId(headerValue(req.headers['last-event-id']), req.url),
       },
-      close() {
-        if (!out.writableEnded) out.end()
-      },
-      signal: gone.signal,
-    },
-    {
-      ...sessionOptions,
-      lastEventId:
-        sessionOptions.lastEventId ??
-        readLastEventId(headerValue(req.headers['last-event-id']), req.url),
-    },
-  )
+    )
+  } catch (error) {
+    release?.()
+    throw error
+  }
+  // Over the limit: the 429 is sent and the session was born closed.
+  if (session.closed) return session
   open()
   // With no retry hint nothing was written yet: send the head now so the
   // client's `open` fires at once.

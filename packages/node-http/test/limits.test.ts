@@ -1,0 +1,54 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createConnectionLimiter, type Session } from '@sse/core'
+import { createSession } from '@sse/node-http'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+
+const limiter = createConnectionLimiter({ max: 3, maxPerKey: 2, retryAfter: 3 })
+const sessions: Session[] = []
+let server: http.Server
+let base: string
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const session = createSession(req, res, {
+      heartbeat: false,
+      limit: { limiter, key: (r) => String(r.headers['x-user'] ?? 'anonymous') },
+    })
+    if (!session.closed) sessions.push(session)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+})
+
+afterAll(() => {
+  for (const session of sessions) session.close()
+  server.closeAllConnections()
+  server.close()
+})
+
+async function open(user: string) {
+  const controller = new AbortController()
+  const response = await fetch(base, { headers: { 'x-user': user }, signal: controller.signal })
+  return { response, leave: () => controller.abort() }
+}
+
+test('429 with Retry-After past the per-key and total limits; leaving frees the slot', async () => {
+  const ann1 = await open('ann')
+  const ann2 = await open('ann')
+  const ann3 = await open('ann')
+  expect([ann1, ann2, ann3].map((c) => c.response.status)).toEqual([200, 200, 429])
+  expect(ann3.response.headers.get('retry-after')).toBe('3')
+  expect(await ann3.response.text()).toBe('Too many open event streams\n')
+
+  const bob = await open('bob')
+  const cat = await open('cat')
+  expect([bob.response.status, cat.response.status]).toEqual([200, 429]) // total of 3
+
+  ann1.leave()
+  for (let i = 0; i < 100 && limiter.size > 2; i++) await new Promise((r) => setTimeout(r, 10))
+  expect(limiter.size).toBe(2)
+  const cat2 = await open('cat')
+  expect(cat2.response.status).toBe(200)
+  for (const c of [ann2, bob, cat2]) c.leave()
+})

@@ -56,9 +56,20 @@ const COLON = 0x3a
 const BOM = 0xfeff
 const ZERO = 0x30
 const NINE = 0x39
+// First letters of the field names, for the prefix checks in feed's loop.
+const LOWER_A = 0x61
+const LOWER_D = 0x64
+const LOWER_E = 0x65
+const LOWER_I = 0x69
+const LOWER_N = 0x6e
+const LOWER_R = 0x72
+const LOWER_T = 0x74
+const LOWER_V = 0x76
 // Chunks up to this size that are all ASCII skip the TextDecoder call: that
 // call's fixed cost dominates when a network delivers tiny chunks.
 const SMALL_CHUNK = 32
+// One shared options object: no allocation per decoded chunk.
+const STREAM = { stream: true } as const
 
 /**
  * Creates a streaming parser for `text/event-stream` that follows the WHATWG
@@ -82,6 +93,9 @@ export function createParser(options: ParserOptions = {}): Parser {
     throw new TypeError('createParser: `maxEventSize` must be a positive number')
 
   let decoder: TextDecoder | undefined
+  // Decodes chunks that need no state from the previous one (see decode).
+  let wholeDecoder: TextDecoder | undefined
+  let preferWholeDecoder = false
   // True while the decoder may hold the start of a multi-byte sequence.
   let decoderPending = false
   let atStreamStart = true
@@ -104,7 +118,9 @@ export function createParser(options: ParserOptions = {}): Parser {
   let lastEventId = ''
 
   // A throwing callback must not leave the parser mid-chunk: keep parsing and
-  // rethrow the first error when the chunk is done.
+  // rethrow the first error when the chunk is done. Each callback site has its
+  // own try/catch rather than one shared `call(fn, arg)` helper: a shared
+  // helper sees four callback shapes and stays megamorphic and un-inlined.
   let callbackError: { error: unknown } | undefined
 
   function decode(chunk: Uint8Array): string {
@@ -113,20 +129,38 @@ export function createParser(options: ParserOptions = {}): Parser {
     // the start of a multi-byte sequence, so the next small ASCII chunk has to
     // go through it (and get its U+FFFD), not around it.
     if (n === 0) return ''
-    if (!decoderPending && n <= SMALL_CHUNK) {
-      let ascii = true
-      for (let i = 0; i < n; i++) {
-        if (chunk[i]! >= 0x80) {
-          ascii = false
-          break
+    const last = chunk[n - 1]!
+    if (!decoderPending) {
+      if (n <= SMALL_CHUNK) {
+        let ascii = true
+        for (let i = 0; i < n; i++) {
+          if (chunk[i]! >= 0x80) {
+            ascii = false
+            break
+          }
         }
+        if (ascii) return n === 1 ? String.fromCharCode(chunk[0]!) : String.fromCharCode(...chunk)
       }
-      if (ascii) return n === 1 ? String.fromCharCode(chunk[0]!) : String.fromCharCode(...chunk)
+      // The streaming decoder holds nothing and the chunk ends in ASCII, so no
+      // sequence is split at either end: decoding the chunk on its own gives
+      // the same text. Node's TextDecoder takes a much faster native path
+      // without `stream: true` (and leaves it for good once `stream` is used,
+      // hence a second decoder), but is slower than the streaming one on text
+      // that is mostly non-ASCII, so it is used while recent chunks were ASCII.
+      if (last < 0x80 && preferWholeDecoder) {
+        // ignoreBOM: we strip the BOM ourselves, for strings and bytes alike.
+        wholeDecoder ??= new TextDecoder('utf-8', { ignoreBOM: true })
+        const text = wholeDecoder.decode(chunk)
+        // Equal lengths: (nearly) every byte was ASCII.
+        preferWholeDecoder = text.length === n
+        return text
+      }
     }
-    // ignoreBOM: we strip the BOM ourselves, for strings and bytes alike.
     decoder ??= new TextDecoder('utf-8', { ignoreBOM: true })
-    decoderPending = chunk[n - 1]! >= 0x80
-    return decoder.decode(chunk, { stream: true })
+    decoderPending = last >= 0x80
+    const text = decoder.decode(chunk, STREAM)
+    preferWholeDecoder = text.length === n
+    return text
   }
 
   function feed(chunk: string | Uint8Array): void {
@@ -147,10 +181,14 @@ export function createParser(options: ParserOptions = {}): Parser {
       if (text.charCodeAt(pos) === LF) pos++
     }
 
-    // Native indexOf for both line-end bytes; each position is searched again
-    // only once passed, so a CR-free stream scans for CR once per chunk.
-    let nextLF = text.indexOf('\n', pos)
+    // Native indexOf finds line ends (a JS char loop is several times slower
+    // per char). Most streams never send CR: one scan proves this chunk has
+    // none, and then each line costs a single indexOf for LF.
     let nextCR = text.indexOf('\r', pos)
+    let nextLF = text.indexOf('\n', pos)
+    // The first line of a chunk may continue an unfinished line of the last one.
+    let continued = pending.length > 0 || lineDropped
+
     while (nextLF !== -1 || nextCR !== -1) {
       let end: number
       let next: number
@@ -167,18 +205,99 @@ export function createParser(options: ParserOptions = {}): Parser {
         }
       }
 
-      if (lineDropped) {
-        lineDropped = false
-      } else if (pending.length > 0) {
-        const line = pending + text.slice(pos, end)
-        pending = ''
-        processLine(line, 0, line.length)
+      // The line is text[pos, end). The common lines are handled right here,
+      // in the loop, with char-code prefix checks: no call, no substring and
+      // no colon search per line. Everything else goes to processLine.
+      if (continued) {
+        continued = false
+        if (lineDropped) {
+          lineDropped = false
+        } else {
+          // Only this one line per chunk is a concatenation (a rope in V8);
+          // lines inside the chunk are sliced from it directly.
+          const line = pending + text.slice(pos, end)
+          pending = ''
+          processLine(line, 0, line.length)
+        }
+      } else if (pos === end) {
+        // A blank line: dispatch, or end the oversized event being dropped.
+        if (discarding) {
+          discarding = false
+          eventSize = 0
+        } else {
+          lastEventId = idBuffer
+          eventSize = 0
+          if (hasData) {
+            const event: ParsedEvent = { type: eventType || 'message', data, lastEventId }
+            data = ''
+            hasData = false
+            eventType = ''
+            if (onEvent !== undefined) {
+              try {
+                onEvent(event)
+              } catch (error) {
+                callbackError ??= { error }
+              }
+            }
+          } else {
+            eventType = ''
+          }
+        }
+      } else if (discarding) {
+        // Inside an event being dropped: ignore the line.
+      } else if (eventSize + (end - pos) > maxEventSize) {
+        // Same budget as an unfinished line at a chunk's end (see below), so
+        // whether an event is dropped never depends on the chunking.
+        tooLarge()
       } else {
-        processLine(text, pos, end)
+        const first = text.charCodeAt(pos)
+        // A line shorter than a prefix fails its check on the CR or LF that
+        // ends it (or NaN past the text's end), so no length test is needed.
+        if (
+          first === LOWER_D &&
+          text.charCodeAt(pos + 4) === COLON &&
+          text.charCodeAt(pos + 1) === LOWER_A &&
+          text.charCodeAt(pos + 2) === LOWER_T &&
+          text.charCodeAt(pos + 3) === LOWER_A
+        ) {
+          const from = text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5
+          const value = text.slice(from, end)
+          // No check here: the whole line, never shorter than value + LF, fitted above.
+          eventSize += value.length + 1
+          if (hasData) data = data + '\n' + value
+          else {
+            data = value
+            hasData = true
+          }
+        } else if (
+          first === LOWER_E &&
+          text.charCodeAt(pos + 5) === COLON &&
+          text.charCodeAt(pos + 1) === LOWER_V &&
+          text.charCodeAt(pos + 2) === LOWER_E &&
+          text.charCodeAt(pos + 3) === LOWER_N &&
+          text.charCodeAt(pos + 4) === LOWER_T
+        ) {
+          eventType = text.slice(text.charCodeAt(pos + 6) === SPACE ? pos + 7 : pos + 6, end)
+          eventSize += eventType.length
+        } else if (
+          first === LOWER_I &&
+          text.charCodeAt(pos + 1) === LOWER_D &&
+          text.charCodeAt(pos + 2) === COLON
+        ) {
+          const value = text.slice(text.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3, end)
+          // An id with NUL is ignored, so the previous id stays.
+          if (value.indexOf('\0') === -1) idBuffer = value
+        } else {
+          processField(text, pos, end)
+        }
       }
 
       pos = next
-      if (nextLF !== -1 && nextLF < pos) nextLF = text.indexOf('\n', pos)
+      if (nextLF !== -1 && nextLF < pos) {
+        // Every event ends in a blank line, so the next char is often LF
+        // itself: checking it first saves a native call per event.
+        nextLF = text.indexOf('\n', pos)
+      }
       if (nextCR !== -1 && nextCR < pos) nextCR = text.indexOf('\r', pos)
     }
 
@@ -200,6 +319,7 @@ export function createParser(options: ParserOptions = {}): Parser {
     }
   }
 
+  /** A whole line, outside feed's loop: the continuation of an unfinished line. */
   function processLine(line: string, start: number, end: number): void {
     if (start === end) {
       if (discarding) {
@@ -211,19 +331,24 @@ export function createParser(options: ParserOptions = {}): Parser {
       return
     }
     if (discarding) return
-    // A finished line gets the same budget as an unfinished one at a chunk's
-    // end (see feed), so whether an event is dropped never depends on where
-    // the network split the chunks.
     if (eventSize + (end - start) > maxEventSize) {
       tooLarge()
       return
     }
+    processField(line, start, end)
+  }
 
+  /** Any non-blank line that fits the budget: comments, `retry`, and fields feed's fast checks did not take. */
+  function processField(line: string, start: number, end: number): void {
     const first = line.charCodeAt(start)
     if (first === COLON) {
       if (onComment !== undefined) {
         const from = start + 1 < end && line.charCodeAt(start + 1) === SPACE ? start + 2 : start + 1
-        call(onComment, line.slice(from, end))
+        try {
+          onComment(line.slice(from, end))
+        } catch (error) {
+          callbackError ??= { error }
+        }
       }
       return
     }
@@ -238,7 +363,7 @@ export function createParser(options: ParserOptions = {}): Parser {
     if (valueStart > end) valueStart = end
 
     // Compare the field name by char codes: no substring per line.
-    if (nameLength === 4 && first === 0x64 && isField(line, start, 'data')) {
+    if (nameLength === 4 && first === LOWER_D && isField(line, start, 'data')) {
       const value = line.slice(valueStart, end)
       // No check here: the whole line, never shorter than value + LF, fitted above.
       eventSize += value.length + 1
@@ -247,20 +372,27 @@ export function createParser(options: ParserOptions = {}): Parser {
         data = value
         hasData = true
       }
-    } else if (nameLength === 5 && first === 0x65 && isField(line, start, 'event')) {
+    } else if (nameLength === 5 && first === LOWER_E && isField(line, start, 'event')) {
       eventType = line.slice(valueStart, end)
       eventSize += eventType.length
-    } else if (nameLength === 2 && first === 0x69 && line.charCodeAt(start + 1) === 0x64) {
+    } else if (nameLength === 2 && first === LOWER_I && line.charCodeAt(start + 1) === LOWER_D) {
       const value = line.slice(valueStart, end)
       // An id with NUL is ignored, so the previous id stays.
       if (value.indexOf('\0') === -1) idBuffer = value
-    } else if (nameLength === 5 && first === 0x72 && isField(line, start, 'retry')) {
+    } else if (nameLength === 5 && first === LOWER_R && isField(line, start, 'retry')) {
       if (valueStart === end) return
       for (let i = valueStart; i < end; i++) {
         const c = line.charCodeAt(i)
         if (c < ZERO || c > NINE) return
       }
-      if (onRetry !== undefined) call(onRetry, Number.parseInt(line.slice(valueStart, end), 10))
+      if (onRetry !== undefined) {
+        const retry = Number.parseInt(line.slice(valueStart, end), 10)
+        try {
+          onRetry(retry)
+        } catch (error) {
+          callbackError ??= { error }
+        }
+      }
     }
     // Any other field is ignored, as the spec says.
   }
@@ -276,7 +408,13 @@ export function createParser(options: ParserOptions = {}): Parser {
     data = ''
     hasData = false
     eventType = ''
-    if (onEvent !== undefined) call(onEvent, event)
+    if (onEvent !== undefined) {
+      try {
+        onEvent(event)
+      } catch (error) {
+        callbackError ??= { error }
+      }
+    }
   }
 
   function tooLarge(): void {
@@ -289,21 +427,15 @@ export function createParser(options: ParserOptions = {}): Parser {
     eventSize = 0
     discarding = true
     if (onError !== undefined) {
-      call(
-        onError,
-        new SseError(
-          'SSE_MAX_SIZE_EXCEEDED',
-          `SSE event larger than maxEventSize (${maxEventSize} characters) was dropped`,
-        ),
+      const error = new SseError(
+        'SSE_MAX_SIZE_EXCEEDED',
+        `SSE event larger than maxEventSize (${maxEventSize} characters) was dropped`,
       )
-    }
-  }
-
-  function call<T>(fn: (arg: T) => void, arg: T): void {
-    try {
-      fn(arg)
-    } catch (error) {
-      callbackError ??= { error }
+      try {
+        onError(error)
+      } catch (thrown) {
+        callbackError ??= { error: thrown }
+      }
     }
   }
 

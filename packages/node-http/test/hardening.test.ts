@@ -1,0 +1,187 @@
+import { createHook } from 'node:async_hooks'
+import http from 'node:http'
+import net, { type AddressInfo } from 'node:net'
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
+import v8 from 'node:v8'
+import vm from 'node:vm'
+import {
+  createChannel,
+  type EventStore,
+  MAX_LAST_EVENT_ID_LENGTH,
+  MemoryEventStore,
+  type Session,
+} from '@sse/core'
+import { createSession } from '@sse/node-http'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+
+v8.setFlagsFromString('--expose-gc')
+const gc = vm.runInNewContext('gc') as () => void
+
+// A store that records every id it is asked about: nothing unvalidated may reach it.
+const seenByStore: string[] = []
+const inner = new MemoryEventStore()
+const spyStore: EventStore = {
+  append: (stream, event) => inner.append(stream, event),
+  readAfter(stream, lastEventId) {
+    seenByStore.push(lastEventId)
+    return inner.readAfter(stream, lastEventId)
+  },
+}
+const channel = createChannel({ store: spyStore })
+const handlerErrors: unknown[] = []
+const open = new Set<Session>()
+let server: http.Server
+let port: number
+
+beforeAll(async () => {
+  server = http.createServer(async (req, res) => {
+    try {
+      const session = createSession(req, res)
+      open.add(session)
+      session.signal.addEventListener('abort', () => open.delete(session))
+      await channel.join(session)
+      session.comment('joined')
+    } catch (error) {
+      handlerErrors.push(error)
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  port = (server.address() as AddressInfo).port
+  await channel.broadcast('history')
+})
+
+afterAll(() => {
+  for (const session of open) session.close()
+  server.closeAllConnections()
+  server.close()
+})
+
+/** Sends raw request bytes and returns the status line (or '' if the server hung up). */
+function rawRequest(head: Uint8Array): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1')
+    let received = ''
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1')
+      if (received.includes('\r\n')) {
+        socket.destroy()
+        resolve(received.slice(0, received.indexOf('\r\n')))
+      }
+    })
+    socket.on('close', () => resolve(received.split('\r\n')[0] ?? ''))
+    socket.on('error', reject)
+    socket.write(head)
+  })
+}
+
+const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff)
+
+function isValidatedId(id: string): boolean {
+  if (id.length === 0 || id.length > MAX_LAST_EVENT_ID_LENGTH) return false
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f || c === 0xfffd) return false
+  }
+  return true
+}
+
+describe('fuzzed Last-Event-ID', () => {
+  test('header bytes of any kind: never a crash, never a throw, never an unvalidated id at the store', async () => {
+    const headerValue = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }).map((b) => String.fromCharCode(...b)),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.constantFrom('x'.repeat(5000), '\u00ff\u00fe', 'a\u0000b', '1-1', '%00', '\t1'),
+    )
+    await fc.assert(
+      fc.asyncProperty(headerValue, async (value) => {
+        const head = latin1(
+          `GET / HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${value.replace(/[\r\n]/g, '')}\r\n\r\n`,
+        )
+        const status = await rawRequest(head)
+        // Either our stream opened, or Node's parser refused the header (400).
+        expect(status === 'HTTP/1.1 200 OK' || status.startsWith('HTTP/1.1 400')).toBe(true)
+      }),
+      { numRuns: 150 },
+    )
+  })
+
+  test('query strings: oversized, control characters, invalid percent-encoding and UTF-8', async () => {
+    const query = fc.oneof(
+      fc.string({ maxLength: 60 }).map(encodeURIComponent),
+      fc.constantFrom('%00', '%0A%0D', '%FF%FE', '%ZZ', '%', '%E2%82', 'a'.repeat(3000), '%7F'),
+      fc
+        .uint8Array({ maxLength: 20 })
+        .map((b) => [...b].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('')),
+    )
+    await fc.assert(
+      fc.asyncProperty(query, async (q) => {
+        const status = await rawRequest(
+          latin1(`GET /?lastEventId=${q} HTTP/1.1\r\nHost: x\r\n\r\n`),
+        )
+        expect(status).toBe('HTTP/1.1 200 OK')
+      }),
+      { numRuns: 150 },
+    )
+  })
+
+  test('afterwards: no handler threw, every id the store saw was validated, the server still serves', async () => {
+    expect(handlerErrors).toEqual([])
+    expect(seenByStore.length).toBeGreaterThan(0)
+    expect(seenByStore.filter((id) => !isValidatedId(id))).toEqual([])
+    expect(await rawRequest(latin1('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))).toBe('HTTP/1.1 200 OK')
+  })
+})
+
+test('10,000 connect/disconnect cycles: heap, timers, handles and channel size return to baseline', async () => {
+  const settle = async (condition: () => boolean) => {
+    for (let i = 0; i < 500; i++) {
+      // async_hooks delivers destroy callbacks (incl. this loop's own sleep
+      // timer) a turn later: let them arrive before reading the condition.
+      await nextTurn()
+      await nextTurn()
+      if (condition()) return
+      await sleep(10)
+    }
+  }
+  await settle(() => open.size === 0 && channel.size === 0)
+  gc()
+  const heapBefore = process.memoryUsage().heapUsed
+  const handlesBefore = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout').length
+  const liveTimers = new Set<number>()
+  const hook = createHook({
+    init(id, type) {
+      if (type === 'Timeout') liveTimers.add(id)
+    },
+    destroy(id) {
+      liveTimers.delete(id)
+    },
+  }).enable()
+
+  for (let i = 0; i < 10_000; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get({ port, host: '127.0.0.1', path: '/', agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy()
+          resolve()
+        })
+      })
+      req.on('error', reject)
+    })
+  }
+  await settle(() => open.size === 0 && channel.size === 0 && liveTimers.size === 0)
+  hook.disable()
+  expect(open.size).toBe(0)
+  expect(channel.size).toBe(0)
+  expect(liveTimers.size).toBe(0)
+  await settle(
+    () => process.getActiveResourcesInfo().filter((r) => r !== 'Timeout').length <= handlesBefore,
+  )
+  expect(
+    process.getActiveResourcesInfo().filter((r) => r !== 'Timeout').length,
+  ).toBeLessThanOrEqual(handlesBefore)
+  gc()
+  const grown = process.memoryUsage().heapUsed - heapBefore
+  // A leaked session costs ~2 KB: 10,000 of them would be ~20 MB.
+  expect(grown).toBeLessThan(4 * 1024 * 1024)
+}, 120_000)

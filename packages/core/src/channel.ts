@@ -42,6 +42,14 @@ export interface ChannelOptions {
    * @defaultValue 1_048_576
    */
   maxReplayBufferBytes?: number
+  /**
+   * With a shared store (one that can `subscribe`): how long a broadcast waits
+   * for its event to come back through the log before it rejects with
+   * `SSE_STORE`. The event was appended; other processes may still deliver it.
+   *
+   * @defaultValue 30_000
+   */
+  deliveryTimeout?: number
 }
 
 /** Why a session could not resume. */
@@ -104,6 +112,13 @@ export interface Channel {
   close(): void
 }
 
+/** A broadcast waiting for its event to come back through a shared store. */
+interface Waiting {
+  resolve: (delivered: number) => void
+  reject: (error: SseError) => void
+  timer: unknown
+}
+
 interface Member {
   session: Session
   // Stops watching the session for close (see watchClose).
@@ -147,20 +162,25 @@ export function createChannel(options: ChannelOptions = {}): Channel {
   // process appended itself, so every process delivers the same sequence.
   const shared = store?.subscribe !== undefined
   // Broadcasts waiting for the subscription to deliver their id, and ids the
-  // subscription delivered before their append returned (bounded).
-  const waiting = new Map<string, (delivered: number) => void>()
+  // subscription delivered before their append returned. Only recorded while
+  // an append of ours is in flight: other processes' events need no record.
+  const waiting = new Map<string, Waiting>()
   const deliveredEarly = new Map<string, number>()
+  let appending = 0
+  const deliveryTimeout = options.deliveryTimeout ?? 30_000
   const unsubscribe = shared
     ? store!.subscribe!(name, (stored) => {
         const body = encode({ data: stored.data, event: stored.event } as never)
         const delivered = fanOut(withStoreId(stored.id, body), stored.id, undefined).delivered
-        const resolve = waiting.get(stored.id)
-        if (resolve !== undefined) {
+        const pending = waiting.get(stored.id)
+        if (pending !== undefined) {
           waiting.delete(stored.id)
-          resolve(delivered)
-        } else {
+          clearTimeout(pending.timer as ReturnType<typeof setTimeout>)
+          pending.resolve(delivered)
+        } else if (appending > 0) {
           deliveredEarly.set(stored.id, delivered)
-          if (deliveredEarly.size > 1024) deliveredEarly.delete(deliveredEarly.keys().next().value!)
+          // Bounded; the delivery timeout covers an id evicted by a flood.
+          if (deliveredEarly.size > 8192) deliveredEarly.delete(deliveredEarly.keys().next().value!)
         }
       })
     : undefined
@@ -237,9 +257,13 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     // once the store has assigned it (field order within a frame is free).
     const body = encode({ data: text, event } as never)
     let appended: string | Promise<string>
+    // Counted before the call: a shared log may deliver our event even before
+    // append() returns.
+    if (shared) appending++
     try {
       appended = store.append(name, { data: text, event })
     } catch (error) {
+      if (shared) appending--
       return Promise.reject(storeError(error))
     }
     if (shared) return delivery(appended)
@@ -268,13 +292,29 @@ export function createChannel(options: ChannelOptions = {}): Channel {
       id = await appended
     } catch (error) {
       throw storeError(error)
+    } finally {
+      appending--
     }
     const early = deliveredEarly.get(id)
     if (early !== undefined) {
       deliveredEarly.delete(id)
       return { id, delivered: early }
     }
-    return new Promise((resolve) => waiting.set(id, (delivered) => resolve({ id, delivered })))
+    if (appending === 0) deliveredEarly.clear()
+    if (closed) throw new SseError('SSE_STORE', `Channel closed before event ${id} was delivered`)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiting.delete(id)
+        reject(
+          new SseError(
+            'SSE_STORE',
+            `Event ${id} was appended but did not come back through the store within ${deliveryTimeout} ms`,
+          ),
+        )
+      }, deliveryTimeout)
+      ;(timer as { unref?: () => void }).unref?.()
+      waiting.set(id, { resolve: (delivered) => resolve({ id, delivered }), reject, timer })
+    })
   }
 
   function leave(session: Session): boolean {
@@ -341,6 +381,13 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     if (closed) return
     closed = true
     unsubscribe?.()
+    // Broadcasts still waiting for their event to come back never will.
+    for (const [id, { reject, timer }] of waiting) {
+      clearTimeout(timer as ReturnType<typeof setTimeout>)
+      reject(new SseError('SSE_STORE', `Channel closed before event ${id} was delivered`))
+    }
+    waiting.clear()
+    deliveredEarly.clear()
     for (const session of [...members.keys()]) session.close()
   }
 

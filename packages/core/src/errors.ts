@@ -7,13 +7,17 @@
  * - `SSE_MAX_SIZE_EXCEEDED`: the parser dropped an event or line larger than
  *   its `maxEventSize`.
  * - `SSE_STORE`: an event store failed to append or read.
- * - `SSE_INVALID_RESPONSE`: a client received a response that is not an event stream.
+ * - `SSE_INVALID_RESPONSE`: a client received a response that is not an event
+ *   stream (a 4xx, a 204, the wrong `Content-Type`); `status` tells which.
+ * - `SSE_CONNECTION`: a client could not connect, or the stream broke or ended;
+ *   the network error, if any, is in `cause`.
  */
 export type SseErrorCode =
   | 'SSE_INVALID_FIELD'
   | 'SSE_MAX_SIZE_EXCEEDED'
   | 'SSE_STORE'
   | 'SSE_INVALID_RESPONSE'
+  | 'SSE_CONNECTION'
 
 // A registered symbol, so that two copies of @sse/core in one process (a
 // dual-package install, or two versions) still recognise each other's errors.
@@ -40,16 +44,19 @@ export class SseError extends Error {
   readonly code: SseErrorCode
   /** For `SSE_INVALID_FIELD`: which field was rejected. */
   readonly field: 'event' | 'id' | 'retry' | undefined
+  /** For client errors: the HTTP status of the response that caused it, if one arrived. */
+  readonly status: number | undefined
 
   constructor(
     code: SseErrorCode,
     message: string,
-    options?: { cause?: unknown; field?: 'event' | 'id' | 'retry' },
+    options?: { cause?: unknown; field?: 'event' | 'id' | 'retry'; status?: number | undefined },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'SseError'
     this.code = code
     this.field = options?.field
+    this.status = options?.status
     Object.defineProperty(this, kSseError, { value: true })
   }
 

@@ -140,4 +140,64 @@ describe('a store shared between processes (subscribe)', () => {
     const channel = createChannel({ store: new MemoryEventStore() })
     expect(() => channel.broadcast('secret', { filter: () => true })).toThrow(TypeError)
   })
+
+  test('a broadcast whose event never comes back rejects after deliveryTimeout', async () => {
+    const inner = new MemoryEventStore()
+    // Appends succeed, but the subscription never delivers (Redis dropped after XADD).
+    const deaf: EventStore = {
+      append: async (stream, event) => inner.append(stream, event),
+      readAfter: (stream, id) => inner.readAfter(stream, id),
+      subscribe: () => () => undefined,
+    }
+    const channel = createChannel({ store: deaf, deliveryTimeout: 50 })
+    await expect(channel.broadcast('lost')).rejects.toMatchObject({ code: 'SSE_STORE' })
+  })
+
+  test('close() rejects broadcasts still waiting for the log', async () => {
+    const inner = new MemoryEventStore()
+    const deaf: EventStore = {
+      append: async (stream, event) => inner.append(stream, event),
+      readAfter: (stream, id) => inner.readAfter(stream, id),
+      subscribe: () => () => undefined,
+    }
+    const channel = createChannel({ store: deaf })
+    const pending = channel.broadcast('x')
+    await new Promise((r) => setTimeout(r, 5))
+    channel.close()
+    await expect(pending).rejects.toMatchObject({ code: 'SSE_STORE' })
+  })
+
+  test('our event delivered before its append returns, amid a flood from other processes, still resolves', async () => {
+    const inner = new MemoryEventStore({ maxEvents: 100_000 })
+    let listener: ((event: StoredEvent) => void) | undefined
+    let releaseAppend!: () => void
+    const store: EventStore = {
+      async append(stream, event) {
+        const id = inner.append(stream, event)
+        // The log delivers our event first, then 5,000 foreign ones, and only
+        // then does our append's reply arrive.
+        listener!({ id, data: event.data })
+        for (let i = 0; i < 5000; i++) {
+          listener!({ id: inner.append(stream, { data: 'foreign' }), data: 'foreign' })
+        }
+        await new Promise<void>((r) => {
+          releaseAppend = r
+          setTimeout(r, 5)
+        })
+        return id
+      },
+      readAfter: (stream, id) => inner.readAfter(stream, id),
+      subscribe(_stream, l) {
+        listener = l
+        return () => undefined
+      },
+    }
+    const channel = createChannel({ store, deliveryTimeout: 1000 })
+    const sink = memorySink()
+    await channel.join(createSession(sink, quiet))
+    const result = await channel.broadcast('mine')
+    void releaseAppend
+    expect(result.delivered).toBe(1)
+    expect(sink.events()[0]).toMatchObject({ data: 'mine', lastEventId: result.id })
+  })
 })

@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+
+// Every published package, packed exactly as `pnpm publish` would (workspace
+// ranges become real versions), installed together into a fresh project
+// outside the workspace, and loaded both ways users load it. Runs after every
+// package's build (turbo: this package's test depends on ^build).
+const packagesDir = resolve(import.meta.dirname, '../..')
+const published: Record<string, string> = {
+  '@sse/core': 'createChannel',
+  '@sse/node-http': 'createSession',
+  '@sse/express': 'sse',
+  '@sse/koa': 'sse',
+  '@sse/fastify': 'fastifySse',
+  '@sse/hono': 'sse',
+  '@sse/redis': 'createRedisStore',
+  '@sse/client': 'connect',
+  '@sse/react': 'useEventSource',
+}
+let project: string
+
+beforeAll(() => {
+  project = mkdtempSync(join(tmpdir(), 'sse-pack-all-'))
+  for (const name of Object.keys(published)) {
+    const dir = join(packagesDir, name.slice('@sse/'.length))
+    execFileSync('pnpm', ['pack', '--pack-destination', project], { cwd: dir, stdio: 'pipe' })
+  }
+  const tarballs = readdirSync(project).filter((f) => f.endsWith('.tgz'))
+  expect(tarballs).toHaveLength(Object.keys(published).length)
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
+  // Peers are the user's choice; install only the two these modules load at
+  // runtime (the framework adapters import their frameworks as types only).
+  execFileSync(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--legacy-peer-deps',
+      ...tarballs.map((t) => `./${t}`),
+      'ioredis@^6',
+      'react@^19',
+    ],
+    { cwd: project, stdio: 'pipe' },
+  )
+}, 180_000)
+
+afterAll(() => {
+  if (project !== undefined) rmSync(project, { recursive: true, force: true })
+})
+
+function run(file: string, source: string): Record<string, string> {
+  writeFileSync(join(project, file), source)
+  return JSON.parse(execFileSync(process.execPath, [file], { cwd: project, encoding: 'utf8' }))
+}
+
+const expected = Object.fromEntries(Object.keys(published).map((name) => [name, 'function']))
+
+test('every package loads from import (ESM) with its main export', () => {
+  const lines = Object.entries(published).map(
+    ([name, symbol], i) =>
+      `import { ${symbol} as m${i} } from '${name}'\nout['${name}'] = typeof m${i}`,
+  )
+  expect(
+    run('all.mjs', `const out = {}\n${lines.join('\n')}\nconsole.log(JSON.stringify(out))`),
+  ).toEqual(expected)
+})
+
+test('every package loads from require (CommonJS) with its main export', () => {
+  const lines = Object.entries(published).map(
+    ([name, symbol]) => `out['${name}'] = typeof require('${name}').${symbol}`,
+  )
+  expect(
+    run('all.cjs', `const out = {}\n${lines.join('\n')}\nconsole.log(JSON.stringify(out))`),
+  ).toEqual(expected)
+})
+
+test('the adapters share one @sse/core: a session from node-http is a core session', () => {
+  const source = `const { createChannel } = require('@sse/core')
+const { createSession } = require('@sse/node-http')
+const { EventEmitter } = require('node:events')
+const res = Object.assign(new EventEmitter(), {
+  setHeader() {}, writeHead() { return res }, flushHeaders() {}, write() { return true }, end() {},
+  writableEnded: false, destroyed: false, headersSent: false, statusCode: 200,
+})
+const req = { httpVersionMajor: 1, headers: {}, url: '/', setTimeout() {}, socket: {} }
+const channel = createChannel()
+const session = createSession(req, res, { heartbeat: false })
+channel.join(session).then(() => {
+  console.log(JSON.stringify({ size: String(channel.size) }))
+  session.close()
+})`
+  expect(run('shared.cjs', source)).toEqual({ size: '1' })
+})

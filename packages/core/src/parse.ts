@@ -225,23 +225,7 @@ export function createParser(options: ParserOptions = {}): Parser {
           discarding = false
           eventSize = 0
         } else {
-          lastEventId = idBuffer
-          eventSize = 0
-          if (hasData) {
-            const event: ParsedEvent = { type: eventType || 'message', data, lastEventId }
-            data = ''
-            hasData = false
-            eventType = ''
-            if (onEvent !== undefined) {
-              try {
-                onEvent(event)
-              } catch (error) {
-                callbackError ??= { error }
-              }
-            }
-          } else {
-            eventType = ''
-          }
+          dispatch()
         }
       } else if (discarding) {
         // Inside an event being dropped: ignore the line.

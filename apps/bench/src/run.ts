@@ -17,8 +17,10 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import * as broadcast from './broadcast'
 import * as encode from './encode'
+import * as fanout from './fanout'
 import { defaults, hasGc, type Row } from './measure'
 import * as parse from './parse'
+import * as redis from './redis'
 
 interface Question {
   question: string
@@ -27,7 +29,7 @@ interface Question {
   run(caseName: string): Promise<Row[]>
 }
 
-const questions: Question[] = [parse, encode, broadcast]
+const questions: Question[] = [parse, encode, broadcast, fanout, redis]
 
 const CHILD = '--case'
 

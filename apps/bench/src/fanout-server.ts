@@ -1,0 +1,232 @@
+/**
+ * One fan-out contender's server, in its own process (run by `fanout.ts`
+ * with a raised open-file limit): `node fanout-server.ts <contender>`.
+ *
+ * Every contender serves `GET` on 127.0.0.1 and, on command, broadcasts
+ * `events` events through the same pacing loop: publish one, give the event
+ * loop a turn, wait while any socket still holds bytes in user land, publish
+ * the next. The loop sees only the raw sockets (`server.on('connection')`), so
+ * it paces every contender the same way whatever it does above them.
+ */
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http'
+import { createServer as createNetServer, type Server, type Socket } from 'node:net'
+import { setImmediate, setTimeout } from 'node:timers/promises'
+import { createChannel, type Session, type SessionOptions } from '@sse/core'
+import {
+  createChannel as createBetterChannel,
+  createSession as createBetterSession,
+} from 'better-sse'
+import {
+import { createSession } from '@sse/node-http'
+  type ContenderId,
+  EVENT_NAME,
+  epochUs,
+  isContender,
+  openFileLimit,
+  payload,
+  reportFailures,
+  type ServerCommand,
+  type ServerReply,
+} from './fanout-shared'
+
+reportFailures()
+
+interface Contender {
+  server: Server
+  /** Connections that completed the SSE handshake. */
+  connections(): number
+  /** Broadcasts one event; returns how many connections it was written to. */
+  publish(seq: number, sentAt: number): number | Promise<number>
+}
+
+const SSE_HEAD = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+}
+
+function frame(seq: number, sentAt: number): string {
+  return `event: ${EVENT_NAME}\nid: ${seq}\ndata: ` + JSON.stringify(payload(seq, sentAt)) + '\n\n'
+}
+
+async function ours(): Promise<Contender> {
+  const channel = createChannel()
+  const server = createHttpServer((req, res) => {
+    void channel.join(createSession(req, res, { retry: false, heartbeat: false }))
+  })
+  return {
+    server,
+    connections: () => channel.size,
+    publish: async (seq, sentAt) =>
+      (await channel.broadcast(payload(seq, sentAt), { event: EVENT_NAME, id: String(seq) }))
+        .delivered,
+  }
+}
+
+function betterSse(): Contender {
+  const channel = createBetterChannel()
+  const server = createHttpServer((req, res) => {
+    void createBetterSession(req, res, { keepAlive: null, retry: null }).then((session) =>
+      channel.register(session),
+    )
+  })
+  return {
+    server,
+    connections: () => channel.sessionCount,
+    publish(seq, sentAt) {
+      channel.broadcast(payload(seq, sentAt), EVENT_NAME, { eventId: String(seq) })
+      return channel.sessionCount
+    },
+  }
+}
+
+function naive(): Contender {
+  const clients: ServerResponse[] = []
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(200, SSE_HEAD)
+    res.flushHeaders()
+    clients.push(res)
+    res.once('close', () => clients.splice(clients.indexOf(res), 1))
+  })
+  return {
+    server,
+    connections: () => clients.length,
+    publish(seq, sentAt) {
+      const template = frame(seq, sentAt)
+      for (const res of clients) res.write(template)
+      return clients.length
+    },
+  }
+}
+
+function floor(): Contender {
+  const head = Buffer.from(
+    'HTTP/1.1 200 OK\r\n' +
+      Object.entries(SSE_HEAD)
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('') +
+      '\r\n',
+  )
+  const ready: Socket[] = []
+  const server = createNetServer((socket) => {
+    socket.setNoDelay(true)
+    socket.on('error', () => socket.destroy())
+    // Answers once the request head is complete; its bytes are not kept.
+    let request = ''
+    const onData = (chunk: Buffer): void => {
+      request += chunk.toString('latin1')
+      if (!request.includes('\r\n\r\n')) return
+      socket.off('data', onData)
+      socket.write(head)
+      ready.push(socket)
+      socket.once('close', () => ready.splice(ready.indexOf(socket), 1))
+    }
+    socket.on('data', onData)
+  })
+  return {
+    server,
+    connections: () => ready.length,
+    publish(seq, sentAt) {
+      const bytes = Buffer.from(frame(seq, sentAt))
+      for (const socket of ready) socket.write(bytes)
+      return ready.length
+    },
+  }
+}
+
+const id = process.argv[2]
+if (!isContender(id)) throw new Error(`fanout-server: unknown contender ${id}`)
+const makers: Record<ContenderId, () => Contender | Promise<Contender>> = {
+  ours,
+  'better-sse': betterSse,
+  naive,
+  floor,
+}
+const contender = await makers[id]()
+
+const sockets = new Set<Socket>()
+contender.server.on('connection', (socket: Socket) => {
+  sockets.add(socket)
+  socket.once('close', () => sockets.delete(socket))
+})
+
+/** Resolves once no socket holds unsent bytes in user land (the kernel took them all). */
+async function drained(): Promise<void> {
+  await setImmediate()
+  for (;;) {
+    let backlog = false
+    for (const socket of sockets) {
+      if (socket.writableLength > 0 && !socket.destroyed) {
+        backlog = true
+        break
+      }
+    }
+    if (!backlog) return
+    // 'drain' only fires after a write returned false; below the high-water
+    // mark the only signal is writableLength, so look again shortly.
+    await setTimeout(1)
+  }
+}
+
+const gc = (globalThis as { gc?: () => void }).gc
+let cpuStart: NodeJS.CpuUsage | undefined
+
+function reply(message: ServerReply): void {
+  process.send!(message)
+}
+
+async function round(events: number, firstSeq: number): Promise<void> {
+  gc?.()
+  cpuStart = process.cpuUsage()
+  let firstPublishUs = 0
+  let delivered = 0
+  for (let k = 0; k < events; k++) {
+    const sentAt = epochUs()
+    if (k === 0) firstPublishUs = sentAt
+    delivered += await contender.publish(firstSeq + k, sentAt)
+    await drained()
+  }
+  reply({ type: 'published', firstPublishUs, delivered })
+}
+
+process.on('message', (command: ServerCommand) => {
+  switch (command.type) {
+    case 'rss':
+      void (async () => {
+        // Let connection set-up garbage die, so RSS reflects what stays.
+        for (let i = 0; i < 3; i++) {
+          gc?.()
+          await setTimeout(20)
+        }
+        reply({
+          type: 'rss',
+          rss: process.memoryUsage.rss(),
+          connections: contender.connections(),
+        })
+      })()
+      break
+    case 'round':
+      void round(command.events, command.firstSeq)
+      break
+    case 'end': {
+      const cpu = process.cpuUsage(cpuStart)
+      reply({ type: 'cpu', cpuUs: cpu.user + cpu.system })
+      break
+    }
+    case 'exit':
+      contender.server.close()
+      for (const socket of sockets) socket.destroy()
+      // process.exit, not a natural end: --cpu-prof writes its profile then too.
+      process.exit(0)
+  }
+})
+
+contender.server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => {
+  const address = contender.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  reply({ type: 'listening', port: address.port, fileLimit: openFileLimit() })
+})

@@ -1,0 +1,361 @@
+/**
+ * Question: with N clients connected over loopback, how fast do events reach
+ * them all, at what server CPU per delivered event, with what
+ * publish-to-receive latency, and how much memory does an idle connection
+ * take? Ours (`@sse/node-http` sessions in a core `Channel`) against
+ * better-sse's `Channel` on node:http, a naive loop of `res.write(template)`
+ * over an array of responses, and the floor: a `net.Server` that answers the
+ * HTTP head once, then writes one pre-built `Buffer` to every raw socket.
+ *
+ * Processes: this one orchestrates. Each contender's server runs in its own
+ * process (`fanout-server.ts`), and so do its clients (`fanout-client.ts`:
+ * raw sockets that only count events and read their timestamps). Children
+ * start through `bash -c 'ulimit -n …'`, as the open-file limit is a shell
+ * builtin. All four servers stay up while rounds alternate between them in
+ * rotating order, so load from other processes falls on every contender alike.
+ *
+ * Pacing, the same for all: as fast as the sockets drain. The server publishes
+ * an event, gives the event loop a turn, waits while any socket still holds
+ * bytes in user land, then publishes the next. A saturating rate, because the
+ * question is how many events a server can deliver; a fixed rate would give
+ * every contender the same events/s. Latency is therefore measured under full
+ * load: an event waits for its own fan-out loop (and the client's reading).
+ *
+ * Per round of M events to N clients, all checked to arrive exactly once and
+ * in order:
+ * - events/s: N × M over the time from the first publish to the last event
+ *   received (both as epoch time, below);
+ * - server CPU per event: the server's `process.cpuUsage()` (user + system)
+ *   from the start of the round until the client has every event, over N × M;
+ * - latency p50/p99: receive time minus the send time carried in each event,
+ *   over all N × M deliveries. Both processes read `performance.timeOrigin +
+ *   performance.now()` (see `epochUs`): microseconds, on one time base across
+ *   processes of one machine, where `Date.now()` has whole milliseconds and
+ *   `process.hrtime` a per-process origin.
+ * Rows report the median of the rounds; spread is over events/s. Memory is
+ * measured once, before any round: (RSS with N idle clients − RSS before
+ * connecting) / N, each after a full GC.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import {
+  type ClientCommand,
+  type ClientReply,
+  CONTENDERS,
+  type ContenderId,
+  type ServerCommand,
+  type ServerReply,
+} from './fanout-shared'
+import { median, type Row } from './measure'
+
+export const question = 'fanout'
+
+// Few events per round: a delivery costs 8-25 µs of server CPU and 6-8 µs of
+// client CPU on loopback (most of it in the kernel), and four contenders ×
+// four rounds must fit in about a minute per case. Longer rounds change
+// little: the client keeps up, so latency is one fan-out loop, not a backlog.
+const SIZES = {
+  '1,000 connections': { connections: 1_000, events: 100 },
+  '5,000 connections': { connections: 5_000, events: 40 },
+  '10,000 connections': { connections: 10_000, events: 30 },
+} as const
+
+export const cases = Object.keys(SIZES) as (keyof typeof SIZES)[]
+
+/** Measured rounds per contender (after one warm-up round of a fifth as many events). */
+const ROUNDS = 3
+const WANTED_FILE_LIMIT = 65_536
+const APP_DIR = fileURLToPath(new URL('..', import.meta.url))
+const SERVER = fileURLToPath(new URL('./fanout-server.ts', import.meta.url))
+const CLIENT = fileURLToPath(new URL('./fanout-client.ts', import.meta.url))
+// Set to a directory to write each server's `--cpu-prof` profiles under it.
+const CPU_PROF_DIR = process.env['FANOUT_CPU_PROF']
+
+/** The open-file limit children can raise theirs to: the hard limit, at most 65,536. */
+function fileLimit(): number {
+  const hard = execFileSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim()
+  return hard === 'unlimited' ? WANTED_FILE_LIMIT : Math.min(WANTED_FILE_LIMIT, Number(hard))
+}
+
+/** A child process spoken to over IPC; its replies are taken in order, by type. */
+class Child<Command, Reply extends { type: string }> {
+  readonly #process: ChildProcess
+  readonly #inbox: Reply[] = []
+  #wake: (() => void) | undefined
+  #failure: Error | undefined
+  #stderr = ''
+
+  constructor(
+    readonly name: string,
+    script: string,
+    args: string[],
+    limit: number,
+    nodeArgs: string[] = [],
+  ) {
+    // `ulimit` is a shell builtin: raise the limit in bash, then exec node in
+    // its place (same pid, same IPC descriptor).
+    this.#process = spawn(
+      'bash',
+      [
+        '-c',
+        'ulimit -n "$0" && exec "$@"',
+        String(limit),
+        process.execPath,
+        ...process.execArgv,
+        ...nodeArgs,
+        script,
+        ...args,
+      ],
+      { cwd: APP_DIR, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
+    )
+    this.#process.stderr!.on('data', (chunk: Buffer) => {
+      this.#stderr = (this.#stderr + chunk.toString()).slice(-4000)
+    })
+    this.#process.on('message', (message: Reply) => {
+      if (message.type === 'error') {
+        this.#fail(new Error(`${name}: ${(message as unknown as { message: string }).message}`))
+      } else {
+        this.#inbox.push(message)
+      }
+      this.#wake?.()
+    })
+    this.#process.on('exit', (code) => {
+      this.#fail(new Error(`${name} exited (${code}): ${this.#stderr}`))
+      this.#wake?.()
+    })
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error
+  }
+
+  send(command: Command): void {
+    this.#process.send(command as object)
+  }
+
+  /** The next reply of this type; throws if the child fails or `seconds` pass first. */
+  async next<T extends Reply['type']>(
+    type: T,
+    seconds: number,
+  ): Promise<Extract<Reply, { type: T }>> {
+    const deadline = Date.now() + seconds * 1000
+    for (;;) {
+      const index = this.#inbox.findIndex((message) => message.type === type)
+      if (index !== -1) return this.#inbox.splice(index, 1)[0] as Extract<Reply, { type: T }>
+      if (this.#failure !== undefined) throw this.#failure
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`${this.name}: no '${type}' within ${seconds} s`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.#wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      this.#wake = undefined
+    }
+  }
+
+  /** Asks the child to exit; kills it (by its pid) if it has not within 5 s. */
+  stop(command: Command): void {
+    if (this.#process.exitCode !== null || !this.#process.connected) return
+    this.#process.removeAllListeners('exit')
+    this.send(command)
+    setTimeout(() => {
+      if (this.#process.exitCode === null) this.#process.kill('SIGKILL')
+    }, 5000).unref()
+  }
+}
+
+interface Round {
+  eventsPerSec: number
+  bytesPerSec: number
+  serverCpuUsPerEvent: number
+  /** The client's CPU time over the round's wall time: near 1, it would be the limit. */
+  clientBusy: number
+  p50Us: number
+  p99Us: number
+}
+
+interface Contender {
+  id: ContenderId
+  server: Child<ServerCommand, ServerReply>
+  client: Child<ClientCommand, ClientReply>
+  nextSeq: number
+  rssPerConnection: number
+  rounds: Round[]
+}
+
+async function connect(contender: Contender, connections: number): Promise<void> {
+  const { server, client } = contender
+  const before = await server.next('rss', 30)
+  if (before.connections !== 0) throw new Error(`${contender.id}: connections before connecting`)
+  client.send({ type: 'connect', connections })
+  const connected = await client.next('connected', 120)
+  if (connected.connections !== connections) {
+    throw new Error(`${contender.id}: ${connected.connections} of ${connections} connected`)
+  }
+  // The client saw every response head; the server may still be registering
+  // the last sessions (better-sse joins on the next event-loop turn).
+  for (let attempt = 0; ; attempt++) {
+    server.send({ type: 'rss' })
+    const idle = await server.next('rss', 30)
+    if (idle.connections === connections) {
+      contender.rssPerConnection = (idle.rss - before.rss) / connections
+      return
+    }
+    if (attempt === 10) {
+      throw new Error(`${contender.id}: server has ${idle.connections} of ${connections}`)
+    }
+  }
+}
+
+async function round(contender: Contender, connections: number, events: number): Promise<Round> {
+  const { server, client } = contender
+  client.send({ type: 'expect', events })
+  await client.next('expecting', 30)
+  server.send({ type: 'round', events, firstSeq: contender.nextSeq })
+  contender.nextSeq += events
+  const [published, received] = await Promise.all([
+    server.next('published', 150),
+    client.next('received', 150),
+  ])
+  server.send({ type: 'end' })
+  const { cpuUs } = await server.next('cpu', 30)
+  const deliveries = connections * events
+  // Rows that measured nothing throw here instead.
+  if (published.delivered !== deliveries || received.events !== deliveries) {
+    throw new Error(
+      `${contender.id}: wrote ${published.delivered}, received ${received.events}, want ${deliveries}`,
+    )
+  }
+  const seconds = (received.lastReceiveUs - published.firstPublishUs) / 1e6
+  return {
+    eventsPerSec: deliveries / seconds,
+    bytesPerSec: received.bytes / seconds,
+    serverCpuUsPerEvent: cpuUs / deliveries,
+    clientBusy: received.cpuUs / (seconds * 1e6),
+    p50Us: received.p50Us,
+    p99Us: received.p99Us,
+  }
+}
+
+/** Progress on stderr: `run.ts` keeps it out of the table, a direct `--case` run shows it. */
+function log(line: string): void {
+  process.stderr.write(`fanout ${((performance.now() - started) / 1000).toFixed(1)} s: ${line}\n`)
+}
+const started = performance.now()
+
+function ms(us: number): string {
+  return us >= 10_000 ? `${(us / 1000).toFixed(0)} ms` : `${(us / 1000).toFixed(1)} ms`
+}
+
+export async function run(caseName: string): Promise<Row[]> {
+  const { connections, events } = SIZES[caseName as keyof typeof SIZES]
+  const limit = fileLimit()
+  if (limit < connections + 100) {
+    throw new Error(`fanout: open-file hard limit ${limit} is too low for ${connections} sockets`)
+  }
+
+  const ids = Object.keys(CONTENDERS) as ContenderId[]
+  const contenders: Contender[] = []
+  try {
+    for (const id of ids) {
+      const profile =
+        CPU_PROF_DIR === undefined
+          ? []
+          : // A directory each: the tsx loader thread writes a profile too.
+            ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}/${id}-${connections}`]
+      const server = new Child<ServerCommand, ServerReply>(
+        `${id} server`,
+        SERVER,
+        [id],
+        limit,
+        profile,
+      )
+      contenders.push({
+        id,
+        server,
+        client: undefined as unknown as Child<ClientCommand, ClientReply>,
+        nextSeq: 0,
+        rssPerConnection: 0,
+        rounds: [],
+      })
+    }
+    for (const contender of contenders) {
+      const listening = await contender.server.next('listening', 60)
+      if (listening.fileLimit < connections + 100) {
+        throw new Error(`${contender.id} server: open-file limit ${listening.fileLimit}`)
+      }
+      // Baseline RSS, asked now so that connecting is the only change after it.
+      contender.server.send({ type: 'rss' })
+      contender.client = new Child(
+        `${contender.id} client`,
+        CLIENT,
+        [String(listening.port)],
+        limit,
+      )
+    }
+    for (const contender of contenders) {
+      const ready = await contender.client.next('ready', 60)
+      if (ready.fileLimit < connections + 100) {
+        throw new Error(`${contender.id} client: open-file limit ${ready.fileLimit}`)
+      }
+      await connect(contender, connections)
+      log(`${contender.id}: ${connections} connected`)
+    }
+
+    // A warm-up round each (JIT, socket buffers), then rounds in rotating order.
+    for (const contender of contenders) {
+      await round(contender, connections, Math.ceil(events / 5))
+    }
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let k = 0; k < contenders.length; k++) {
+        const contender = contenders[(k + r) % contenders.length]!
+        contender.rounds.push(await round(contender, connections, events))
+        log(`${contender.id}: round ${r + 1} of ${ROUNDS}`)
+      }
+    }
+  } finally {
+    for (const { client, server } of contenders) {
+      client?.stop({ type: 'exit' })
+      server.stop({ type: 'exit' })
+    }
+  }
+
+  const summary = contenders.map((c) => {
+    const of = (pick: (r: Round) => number) => median(c.rounds.map(pick))
+    const eventsPerSec = of((r) => r.eventsPerSec)
+    const values = c.rounds.map((r) => r.eventsPerSec)
+    return {
+      c,
+      eventsPerSec,
+      bytesPerSec: of((r) => r.bytesPerSec),
+      spread: `±${Math.round(((Math.max(...values) - Math.min(...values)) / 2 / eventsPerSec) * 100)}%`,
+      cpu: of((r) => r.serverCpuUsPerEvent),
+      clientBusy: of((r) => r.clientBusy),
+      p50: of((r) => r.p50Us),
+      p99: of((r) => r.p99Us),
+    }
+  })
+  const ours = summary[0]!
+  const limitNote = limit < WANTED_FILE_LIMIT ? `, the hard limit; ${WANTED_FILE_LIMIT} wanted` : ''
+  return summary.map((s) => ({
+    question,
+    case: `${caseName} × ${events} events, ${ROUNDS} rounds (ulimit -n ${limit}${limitNote})`,
+    contender:
+      `${CONTENDERS[s.c.id]} — server CPU ${s.cpu.toFixed(2)} µs/event, ` +
+      `latency p50 ${ms(s.p50)} p99 ${ms(s.p99)}, ` +
+      `idle RSS ${(s.c.rssPerConnection / 1000).toFixed(1)} kB/conn, ` +
+      `client ${Math.round(s.clientBusy * 100)}% busy`,
+    bytesPerSec: s.bytesPerSec,
+    eventsPerSec: s.eventsPerSec,
+    spread: s.spread,
+    ratio:
+      s === ours
+        ? ''
+        : `ours / this = ${(ours.eventsPerSec / s.eventsPerSec).toFixed(2)}x events/s, ` +
+          `${(ours.cpu / s.cpu).toFixed(2)}x CPU/event, ` +
+          `${(ours.c.rssPerConnection / s.c.rssPerConnection).toFixed(2)}x RSS/conn`,
+  }))
+}

@@ -16,12 +16,12 @@ import {
 import { createServer as createNetServer, type Server, type Socket } from 'node:net'
 import { setImmediate, setTimeout } from 'node:timers/promises'
 import { createChannel, type Session, type SessionOptions } from '@sse/core'
+import { createSession } from '@sse/node-http'
 import {
   createChannel as createBetterChannel,
   createSession as createBetterSession,
 } from 'better-sse'
 import {
-import { createSession } from '@sse/node-http'
   type ContenderId,
   EVENT_NAME,
   epochUs,

@@ -15,8 +15,14 @@ export interface SseSink {
   onDrain(listener: () => void): void
   /** Ends the response. Must be safe to call more than once. */
   close(): void
-  /** Aborts when the client disconnects. */
-  readonly signal: AbortSignal
+  /** Aborts when the client disconnects. Give this or `onClientGone`. */
+  readonly signal?: AbortSignal
+  /**
+   * A lighter alternative to `signal` (no AbortController per connection):
+   * calls `listener` once when the client disconnects, or at once if it
+   * already has.
+   */
+  onClientGone?(listener: () => void): void
 }
 
 /** What to do with a client that reads slower than the server sends. */
@@ -226,11 +232,18 @@ class SseSession implements Session {
     this.#maxQueueBytes = maxQueueBytes
     this.#heartbeatMs = heartbeatMs
 
-    if (sink.signal.aborted) {
-      this.close()
-      return
+    if (sink.onClientGone !== undefined) {
+      sink.onClientGone(this.#onClientGone)
+      if (this.#closed) return
+    } else if (sink.signal !== undefined) {
+      if (sink.signal.aborted) {
+        this.close()
+        return
+      }
+      sink.signal.addEventListener('abort', this.#onClientGone, { once: true })
+    } else {
+      throw new TypeError('createSession: the sink needs `signal` or `onClientGone`')
     }
-    sink.signal.addEventListener('abort', this.#onClientGone, { once: true })
     if (retry !== false) this.write(textEncoder.encode(encode({ retry })))
     if (heartbeatMs !== false) this.#armHeartbeat(heartbeatMs)
     if (maxLifetime !== undefined) {
@@ -322,7 +335,7 @@ class SseSession implements Session {
     if (this.#lifetimeTimer !== undefined) clearTimeout(this.#lifetimeTimer)
     this.#heartbeatTimer = undefined
     this.#lifetimeTimer = undefined
-    this.#sink.signal.removeEventListener('abort', this.#onClientGone)
+    this.#sink.signal?.removeEventListener('abort', this.#onClientGone)
     this.#queue = NO_FRAMES
     this.#head = 0
     this.#queuedBytes = 0

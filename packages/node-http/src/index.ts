@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import {
   createSession as createCoreSession,
@@ -58,22 +58,26 @@ export function createSession(
   // Both response kinds share these methods; their overloads differ, so
   // address them through the common ServerResponse shape.
   const out = res as ServerResponse
-  const gone = new AbortController()
+  // Set when the limiter refused the stream: the 429 is sent, the session is born closed.
+  let refused = false
   let release: (() => void) | undefined
   if (limit !== undefined) {
     const key = limit.key === undefined ? req.socket.remoteAddress : limit.key(req)
     release = limit.limiter.acquire(key)
     if (release === undefined) {
+      refused = true
       out.writeHead(429, {
         'content-type': 'text/plain; charset=utf-8',
         'retry-after': String(limit.limiter.retryAfter),
       })
       out.end('Too many open event streams\n')
-      gone.abort()
     }
   }
   // `compression` and similar middleware buffer writes until flushed.
   const flush = (out as { flush?: () => void }).flush?.bind(out)
+  // Decided once, after the first write put the head on the wire: the socket
+  // when frames can skip ServerResponse, else null.
+  let socket: RawSocket | null | undefined
 
   // Touches the response only once the core has accepted the options: an
   // invalid option throws first, and the framework's error page goes out
@@ -82,18 +86,25 @@ export function createSession(
   const open = (): void => {
     if (opened) return
     opened = true
+    const head: OutgoingHttpHeaders = { ...SSE_HEADERS }
+    if (req.httpVersionMajor === 1) head.connection = 'keep-alive'
     if (headers !== undefined) {
       for (const [name, value] of Object.entries(headers)) {
-        if (value !== undefined) out.setHeader(name, value)
+        if (value !== undefined && !(name.toLowerCase() in SSE_HEADERS)) head[name] = value
       }
     }
-    for (const [name, value] of Object.entries(SSE_HEADERS)) out.setHeader(name, value)
-    if (req.httpVersionMajor === 1) out.setHeader('connection', 'keep-alive')
-    out.statusCode = status
+    if (out.getHeaderNames().length === 0) {
+      // One call, no per-response header dictionary kept alive: it adds up
+      // over thousands of idle streams.
+      out.writeHead(status, head)
+    } else {
+      // Keep what earlier middleware (CORS…) set, ours on top.
+      for (const [name, value] of Object.entries(head)) out.setHeader(name, value!)
+      out.statusCode = status
+    }
     // No idle timeout on a stream meant to stay open; heartbeats keep proxies happy.
     req.setTimeout(0)
     if ('setNoDelay' in req.socket) req.socket.setNoDelay(true)
-    out.once('close', () => gone.abort())
   }
 
   let session: Session
@@ -101,21 +112,27 @@ export function createSession(
     session = createCoreSession(
       {
         write(chunk) {
-          if (gone.signal.aborted) return false
+          if (refused) return false
+          if (socket) return socket.write(chunked(chunk))
           open()
           if (out.writableEnded || out.destroyed) return false
           const accepted = out.write(chunk)
           flush?.()
+          if (socket === undefined) socket = rawSocket(req, out)
           return accepted
         },
         onDrain(listener) {
-          out.once('drain', listener)
+          if (socket) socket.once('drain', listener)
+          else out.once('drain', listener)
         },
         close() {
           release?.()
           if (!out.writableEnded) out.end()
         },
-        signal: gone.signal,
+        onClientGone(listener) {
+          if (refused || out.destroyed || out.writableFinished) listener()
+          else out.once('close', listener)
+        },
       },
       {
         ...sessionOptions,
@@ -128,15 +145,60 @@ export function createSession(
     release?.()
     throw error
   }
-  // Over the limit: the 429 is sent and the session was born closed.
   if (session.closed) return session
   open()
   // With no retry hint nothing was written yet: send the head now so the
-  // client's `open` fires at once.
-  if (!out.headersSent) out.flushHeaders()
-  // A client that left before we got here never emits 'close' again.
-  if (out.destroyed || out.writableFinished) gone.abort()
+  // client's `open` fires at once (writeHead alone only stores it).
+  if (socket === undefined && !out.writableEnded) out.flushHeaders()
   return session
+}
+
+interface RawSocket {
+  write(chunk: Uint8Array): boolean
+  once(event: 'drain', listener: () => void): unknown
+}
+
+/**
+ * The socket itself, when frames may bypass `ServerResponse.write`: an
+ * HTTP/1.1 chunked response whose head is already sent, that nothing has
+ * wrapped (compression middleware replaces `write`), owning its socket.
+ * `res.write` costs a cork, a nextTick, a four-piece writev and a Buffer copy
+ * per response; a broadcast to 10,000 streams pays that 10,000 times.
+ * `res.end()` still writes the terminating chunk through the response, after
+ * everything we wrote, because both go through the same socket in order.
+ */
+function rawSocket(req: NodeRequest, out: ServerResponse): RawSocket | null {
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return null
+  if (out.write !== ServerResponse.prototype.write) return null
+  const socket = out.socket
+  if (socket === null || socket.destroyed) return null
+  const state = out as ServerResponse & { chunkedEncoding?: boolean }
+  // Bytes the response still holds itself (not yet handed to the socket)
+  // would be overtaken by direct socket writes.
+  const ownBuffered = out.writableLength - socket.writableLength
+  if (state.chunkedEncoding !== true || !out.headersSent || ownBuffered !== 0) return null
+  return socket
+}
+
+// One-entry cache: a broadcast hands the same frame to every session, so it
+// is framed once, not once per connection. A Buffer, not a plain Uint8Array:
+// net.Socket wraps every non-Buffer chunk in a new Buffer, once per socket.
+let lastFrame: Uint8Array | undefined
+let lastChunk: Buffer | undefined
+
+/** `frame` as one HTTP/1.1 chunk: size in hex, CRLF, the bytes, CRLF. */
+function chunked(frame: Uint8Array): Buffer {
+  if (frame === lastFrame) return lastChunk!
+  const size = frame.byteLength.toString(16)
+  const chunk = Buffer.allocUnsafe(size.length + frame.byteLength + 4)
+  // Buffer#write returns the byte count, not the next offset.
+  chunk.write(size, 0, 'latin1')
+  chunk.write('\r\n', size.length, 'latin1')
+  chunk.set(frame, size.length + 2)
+  chunk.write('\r\n', size.length + 2 + frame.byteLength, 'latin1')
+  lastFrame = frame
+  lastChunk = chunk
+  return chunk
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -347,3 +347,56 @@ describe('pipe', () => {
     await expect(piping).resolves.toBe(false)
   })
 })
+
+describe('sinks that report disconnects with onClientGone instead of a signal', () => {
+  function callbackSink() {
+    const base = memorySink()
+    let gone: (() => void) | undefined
+    const { signal: _unused, ...rest } = base
+    return {
+      base,
+      sink: {
+        write: rest.write,
+        onDrain: rest.onDrain,
+        close: rest.close,
+        onClientGone(listener: () => void) {
+          gone = listener
+        },
+      },
+      leave: () => gone?.(),
+    }
+  }
+
+  test('the client leaving closes the session and later sends report false', () => {
+    const { base, sink, leave } = callbackSink()
+    const session = createSession(sink, { retry: false, heartbeat: false })
+    expect(session.send('a')).toBe(true)
+    leave()
+    expect(session.closed).toBe(true)
+    expect(base.closed).toBe(true)
+    expect(session.send('b')).toBe(false)
+    expect(base.events().map((e) => e.data)).toEqual(['a'])
+  })
+
+  test('a client already gone when the session opens: closed at once, nothing written', () => {
+    const base = memorySink()
+    const session = createSession(
+      {
+        write: base.write,
+        onDrain: base.onDrain,
+        close: base.close,
+        onClientGone: (listener) => listener(),
+      },
+      { heartbeat: false },
+    )
+    expect(session.closed).toBe(true)
+    expect(base.chunks).toEqual([])
+  })
+
+  test('a sink with neither signal nor onClientGone is a TypeError', () => {
+    const base = memorySink()
+    expect(() =>
+      createSession({ write: base.write, onDrain: base.onDrain, close: base.close }),
+    ).toThrow(TypeError)
+  })
+})

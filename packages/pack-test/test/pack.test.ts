@@ -79,20 +79,26 @@ test('every package loads from require (CommonJS) with its main export', () => {
   ).toEqual(expected)
 })
 
-test('the adapters share one @sse/core: a session from node-http is a core session', () => {
-  const source = `const { createChannel } = require('@sse/core')
+test('the adapters share one @sse/core: a node-http session joins a core channel over real HTTP', () => {
+  const source = `const http = require('node:http')
+const { createChannel } = require('@sse/core')
 const { createSession } = require('@sse/node-http')
-const { EventEmitter } = require('node:events')
-const res = Object.assign(new EventEmitter(), {
-  setHeader() {}, writeHead() { return res }, flushHeaders() {}, write() { return true }, end() {},
-  writableEnded: false, destroyed: false, headersSent: false, statusCode: 200,
-})
-const req = { httpVersionMajor: 1, headers: {}, url: '/', setTimeout() {}, socket: {} }
 const channel = createChannel()
-const session = createSession(req, res, { heartbeat: false })
-channel.join(session).then(() => {
-  console.log(JSON.stringify({ size: String(channel.size) }))
-  session.close()
+const server = http.createServer(async (req, res) => {
+  await channel.join(createSession(req, res, { heartbeat: false }))
+  await channel.broadcast('shared')
+})
+server.listen(0, '127.0.0.1', () => {
+  http.get({ port: server.address().port, host: '127.0.0.1' }, (res) => {
+    let text = ''
+    res.on('data', (chunk) => {
+      text += chunk
+      if (!text.includes('data: shared')) return
+      console.log(JSON.stringify({ size: String(channel.size), text }))
+      res.destroy()
+      server.close()
+    })
+  })
 })`
-  expect(run('shared.cjs', source)).toEqual({ size: '1' })
+  expect(run('shared.cjs', source)).toEqual({ size: '1', text: 'retry: 2000\ndata: shared\n\n' })
 })

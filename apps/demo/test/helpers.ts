@@ -1,5 +1,5 @@
-import type { AddressInfo } from 'node:net'
 import { createParser, type ParsedEvent } from '@sse/core'
+import { listen } from '@sse/test-utils/servers'
 import { createDemo, type Demo, type DemoOptions } from '../src/app'
 import { createDemoStore } from '../src/store'
 
@@ -16,11 +16,10 @@ export async function startDemo(
   const { redisUrl, ...demoOptions } = options
   const store = await createDemoStore({ redisUrl })
   const demo = createDemo({ store, ...demoOptions })
-  await new Promise<void>((resolve) => demo.server.listen(0, '127.0.0.1', resolve))
-  const { port } = demo.server.address() as AddressInfo
+  const { url } = await listen(demo.server)
   return {
     demo,
-    url: `http://127.0.0.1:${port}`,
+    url,
     async close() {
       await demo.close()
       await store.close()

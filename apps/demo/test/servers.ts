@@ -2,13 +2,14 @@
 // scripted event streams, so the browser tests compare like with like.
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { serve } from '@hono/node-server'
+import { createAdaptorServer } from '@hono/node-server'
 import { createChannel, MemoryEventStore, type Session } from '@sse/core'
 import { sse as expressSse } from '@sse/express'
 import { fastifySse } from '@sse/fastify'
 import { sse as honoSse } from '@sse/hono'
 import { sse as koaSse } from '@sse/koa'
 import { createSession } from '@sse/node-http'
+import { listen } from '@sse/test-utils/servers'
 import express from 'express'
 import Fastify from 'fastify'
 import { Hono } from 'hono'
@@ -132,15 +133,6 @@ export const PAGE = `<!doctype html><meta charset="utf-8"><title>EventSource und
 
 const HTML = 'text/html; charset=utf-8'
 
-function urlOf(address: AddressInfo | string | null): string {
-  return `http://127.0.0.1:${(address as AddressInfo).port}`
-}
-
-function closeServer(server: ReturnType<typeof createServer>): Promise<void> {
-  server.closeAllConnections()
-  return new Promise((resolve) => server.close(() => resolve()))
-}
-
 export const adapters: Adapter[] = [
   {
     name: '@sse/node-http',
@@ -152,8 +144,7 @@ export const adapters: Adapter[] = [
         else if (pathname === '/') res.writeHead(200, { 'content-type': HTML }).end(page)
         else res.writeHead(404).end()
       })
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-      return { url: urlOf(server.address()), close: () => closeServer(server) }
+      return listen(server)
     },
   },
   {
@@ -169,10 +160,7 @@ export const adapters: Adapter[] = [
           expressSse((session) => handler(session), { retry }),
         )
       }
-      const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
-        const listening = app.listen(0, '127.0.0.1', () => resolve(listening))
-      })
-      return { url: urlOf(server.address()), close: () => closeServer(server) }
+      return listen(createServer(app))
     },
   },
   {
@@ -193,8 +181,7 @@ export const adapters: Adapter[] = [
         ctx.body = page
       })
       const server = createServer(app.callback())
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-      return { url: urlOf(server.address()), close: () => closeServer(server) }
+      return listen(server)
     },
   },
   {
@@ -209,7 +196,8 @@ export const adapters: Adapter[] = [
         })
       }
       await app.listen({ host: '127.0.0.1', port: 0 })
-      return { url: urlOf(app.server.address()), close: () => app.close() }
+      const { port } = app.server.address() as AddressInfo
+      return { url: `http://127.0.0.1:${port}`, close: () => app.close() }
     },
   },
   {
@@ -220,15 +208,7 @@ export const adapters: Adapter[] = [
       for (const [path, handler] of Object.entries(streams)) {
         app.get(path, (c) => honoSse(c, handler, { retry }))
       }
-      const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-        const listening = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () =>
-          resolve(listening),
-        )
-      })
-      return {
-        url: urlOf(server.address()),
-        close: () => closeServer(server as ReturnType<typeof createServer>),
-      }
+      return listen(createAdaptorServer({ fetch: app.fetch }) as ReturnType<typeof createServer>)
     },
   },
 ]

@@ -4,6 +4,7 @@ import http, {
   type ServerResponse,
 } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { listen } from '@sse/test-utils/servers'
 
 /** What the test server saw of one request. */
 export interface SeenRequest {
@@ -45,17 +46,8 @@ export async function startServer(
       handler(req, res, seen)
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
+  const { url, close } = await listen(server)
+  return { url, requests, close }
 }
 
 /** Polls until `condition` holds; fails the test after `timeoutMs`. */

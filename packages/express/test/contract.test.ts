@@ -1,8 +1,9 @@
-import type { AddressInfo } from 'node:net'
+import http from 'node:http'
 import { sse } from '@sse/express'
 import {
   type AdapterUnderTest,
   CORS_ORIGIN,
+  listen,
   MIDDLEWARE_HEADER,
   runAdapterContract,
 } from '@sse/test-utils'
@@ -26,18 +27,7 @@ function adapterOn(name: string, createApp: () => ReturnType<typeof express>): A
       })
       app.use(cors({ origin: CORS_ORIGIN }))
       for (const route of routes) app.get(route.path, sse(route.handler, route.options))
-      const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
-        const listening = app.listen(0, '127.0.0.1', () => resolve(listening))
-      })
-      const { port } = server.address() as AddressInfo
-      return {
-        url: `http://127.0.0.1:${port}`,
-        close: () =>
-          new Promise<void>((resolve, reject) => {
-            server.closeAllConnections()
-            server.close((error) => (error ? reject(error) : resolve()))
-          }),
-      }
+      return listen(http.createServer(app))
     },
   }
 }

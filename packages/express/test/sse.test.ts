@@ -1,15 +1,12 @@
-import type { AddressInfo } from 'node:net'
+import http from 'node:http'
 import { type Session, type SseOptions, sse } from '@sse/express'
-import { fetchEvents } from '@sse/test-utils'
+import { fetchEvents, type ListeningServer, listen } from '@sse/test-utils'
 import express, { type ErrorRequestHandler, type Express } from 'express'
 import { afterEach, expect, test } from 'vitest'
 
-const servers: Array<ReturnType<Express['listen']>> = []
-afterEach(() => {
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections()
-    server.close()
-  }
+const servers: ListeningServer[] = []
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()))
 })
 
 /** Serves `app` on 127.0.0.1:0, with an error handler that records what reaches it. */
@@ -22,11 +19,9 @@ async function serve(app: Express): Promise<{ url: string; errors: unknown[] }> 
   }
   app.use(onError)
   app.set('env', 'test') // keeps Express's default handler from logging
-  const server = await new Promise<ReturnType<Express['listen']>>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening))
-  })
+  const server = await listen(http.createServer(app))
   servers.push(server)
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, errors }
+  return { url: server.url, errors }
 }
 
 test('route params are typed through the generic; headers from res.set() and options both arrive', async () => {

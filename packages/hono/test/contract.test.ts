@@ -1,11 +1,12 @@
 import { createServer as createH2cServer, createSecureServer } from 'node:http2'
-import type { AddressInfo } from 'node:net'
-import { type ServerType, serve } from '@hono/node-server'
+import { createAdaptorServer } from '@hono/node-server'
 import { sse } from '@sse/hono'
 import {
   type AdapterUnderTest,
   CORS_ORIGIN,
+  listen,
   MIDDLEWARE_HEADER,
+  type NodeServer,
   runAdapterContract,
   tls,
 } from '@sse/test-utils'
@@ -28,26 +29,15 @@ const adapter: AdapterUnderTest = {
       app.get(route.path, (c) => sse(c, route.handler, route.options))
     }
 
-    const base = { fetch: app.fetch, hostname: '127.0.0.1', port: 0 }
     // @hono/node-server picks the server through `createServer`/`serverOptions`.
-    const options: Parameters<typeof serve>[0] =
+    const server = createAdaptorServer(
       http2 === 'h2c'
-        ? { ...base, createServer: createH2cServer }
+        ? { fetch: app.fetch, createServer: createH2cServer }
         : http2 === 'h2'
-          ? { ...base, createServer: createSecureServer, serverOptions: tls }
-          : base
-    const server = await new Promise<ServerType>((resolve) => {
-      const listening = serve(options, () => resolve(listening))
-    })
-    const { port } = server.address() as AddressInfo
-    return {
-      url: `${http2 === 'h2' ? 'https' : 'http'}://127.0.0.1:${port}`,
-      close: () =>
-        new Promise<void>((resolve) => {
-          if ('closeAllConnections' in server) server.closeAllConnections()
-          server.close(() => resolve())
-        }),
-    }
+          ? { fetch: app.fetch, createServer: createSecureServer, serverOptions: tls }
+          : { fetch: app.fetch },
+    )
+    return listen(server as NodeServer)
   },
 }
 

@@ -1,27 +1,28 @@
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { type ServerType, serve } from '@hono/node-server'
+import { createAdaptorServer } from '@hono/node-server'
 import { sse } from '@sse/hono'
-import { CORS_ORIGIN, fetchEvents, MIDDLEWARE_HEADER } from '@sse/test-utils'
+import {
+  CORS_ORIGIN,
+  fetchEvents,
+  type ListeningServer,
+  listen,
+  MIDDLEWARE_HEADER,
+  type NodeServer,
+} from '@sse/test-utils'
 import { Hono } from 'hono'
 import { cors } from 'hono/cors'
 import { afterEach, expect, test } from 'vitest'
 
-let server: ServerType | undefined
+let server: ListeningServer | undefined
 afterEach(async () => {
-  const running = server as http.Server | undefined
+  await server?.close()
   server = undefined
-  running?.closeAllConnections()
-  await new Promise((resolve) => running?.close(resolve) ?? resolve(undefined))
 })
 
-async function listen(app: { fetch: Hono['fetch'] }): Promise<string> {
-  server = await new Promise<ServerType>((resolve) => {
-    const listening = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () =>
-      resolve(listening),
-    )
-  })
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+/** Serves `app` on 127.0.0.1:0 through @hono/node-server; returns its URL. */
+async function serve(app: { fetch: Hono['fetch'] }): Promise<string> {
+  server = await listen(createAdaptorServer({ fetch: app.fetch }) as NodeServer)
+  return server.url
 }
 
 test('the handler gets the context, with typed route params', async () => {
@@ -37,7 +38,7 @@ test('the handler gets the context, with typed route params', async () => {
       session.send(`${user}@${id}`)
     }),
   )
-  const capture = await fetchEvents(`${await listen(app)}/rooms/42`, {
+  const capture = await fetchEvents(`${await serve(app)}/rooms/42`, {
     until: (c) => c.events.length >= 1,
   })
   expect(capture.events.map((e) => e.data)).toEqual(['ada@42'])
@@ -52,7 +53,7 @@ test('c.header() alone (nothing read c.res) is kept; earlier middleware cannot r
     await next()
   })
   app.get('/', (c) => sse(c, (session) => session.send('hi'), { headers: { 'set-cookie': 'b=2' } }))
-  const response = await fetch(await listen(app))
+  const response = await fetch(await serve(app))
   await response.body?.cancel()
   expect(response.headers.get('x-early')).toBe('yes')
   expect(response.headers.get('cache-control')).toBe('no-cache, no-transform')
@@ -71,7 +72,7 @@ test('a keep-alive client gets the event-stream head, Connection: keep-alive and
   })
   app.use(cors({ origin: CORS_ORIGIN }))
   app.get('/', (c) => sse(c, (session) => session.send('hi')))
-  const url = await listen(app)
+  const url = await serve(app)
   const agent = new http.Agent({ keepAlive: true })
   const head = await new Promise<http.IncomingMessage>((resolve, reject) => {
     const req = http.get(url, { agent, headers: { origin: CORS_ORIGIN } }, (res) => {
@@ -104,7 +105,7 @@ test("a handler that throws synchronously becomes Hono's error response", async 
       errors.push(error)
       return c.text('failed', 500)
     })
-  const response = await fetch(await listen(app))
+  const response = await fetch(await serve(app))
   expect(response.status).toBe(500)
   expect(await response.text()).toBe('failed')
   expect(errors).toEqual([new Error('boom')])
@@ -117,7 +118,7 @@ test('an async handler that rejects closes the stream and reaches onError', asyn
       onError: (error) => errors.push(error),
     }),
   )
-  const capture = await fetchEvents(await listen(app))
+  const capture = await fetchEvents(await serve(app))
   expect(capture.status).toBe(200)
   expect(capture.events).toEqual([])
   expect(errors).toEqual([new Error('later')])

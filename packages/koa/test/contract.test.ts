@@ -1,11 +1,11 @@
 import http from 'node:http'
 import http2 from 'node:http2'
-import type { AddressInfo } from 'node:net'
 import cors from '@koa/cors'
 import { sse } from '@sse/koa'
 import {
   type AdapterUnderTest,
   CORS_ORIGIN,
+  listen,
   MIDDLEWARE_HEADER,
   runAdapterContract,
   tls,
@@ -40,16 +40,7 @@ const adapter: AdapterUnderTest = {
         : options.http2 === 'h2'
           ? http2.createSecureServer({ ...tls }, app.callback())
           : http.createServer(app.callback())
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.address() as AddressInfo
-    return {
-      url: `${options.http2 === 'h2' ? 'https' : 'http'}://127.0.0.1:${port}`,
-      close: () =>
-        new Promise<void>((resolve) => {
-          if ('closeAllConnections' in server) server.closeAllConnections()
-          server.close(() => resolve())
-        }),
-    }
+    return listen(server)
   },
 }
 

@@ -1,26 +1,21 @@
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { type Session, type SseOptions, sse } from '@sse/koa'
-import { fetchEvents } from '@sse/test-utils'
+import { fetchEvents, type ListeningServer, listen } from '@sse/test-utils'
 import Koa from 'koa'
 import { afterEach, expect, test } from 'vitest'
 
-const servers: http.Server[] = []
-afterEach(() => {
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections()
-    server.close()
-  }
+const servers: ListeningServer[] = []
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()))
 })
 
 /** Serves `app` on 127.0.0.1:0 and records what Koa reports as app errors. */
 async function serve<StateT>(app: Koa<StateT>): Promise<{ url: string; errors: unknown[] }> {
   const errors: unknown[] = []
   app.on('error', (error) => errors.push(error))
-  const server = http.createServer(app.callback())
+  const server = await listen(http.createServer(app.callback()))
   servers.push(server)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, errors }
+  return { url: server.url, errors }
 }
 
 test('ctx.state is typed; headers from ctx.set() and options arrive with status 200', async () => {

@@ -1,10 +1,10 @@
 import http from 'node:http'
 import http2 from 'node:http2'
-import type { AddressInfo } from 'node:net'
 import { createSession } from '@sse/node-http'
 import {
   type AdapterUnderTest,
   CORS_ORIGIN,
+  listen,
   MIDDLEWARE_HEADER,
   runAdapterContract,
   tls,
@@ -37,16 +37,7 @@ const adapter: AdapterUnderTest = {
         : mode === 'h2'
           ? http2.createSecureServer({ ...tls }, listener)
           : http.createServer(listener)
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.address() as AddressInfo
-    return {
-      url: `${mode === 'h2' ? 'https' : 'http'}://127.0.0.1:${port}`,
-      close: () =>
-        new Promise<void>((resolve) => {
-          if ('closeAllConnections' in server) server.closeAllConnections()
-          server.close(() => resolve())
-        }),
-    }
+    return listen(server)
   },
 }
 

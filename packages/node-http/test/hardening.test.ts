@@ -1,6 +1,6 @@
 import { createHook } from 'node:async_hooks'
 import http from 'node:http'
-import net, { type AddressInfo } from 'node:net'
+import net from 'node:net'
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import v8 from 'node:v8'
 import vm from 'node:vm'
@@ -12,6 +12,7 @@ import {
   type Session,
 } from '@sse/core'
 import { createSession } from '@sse/node-http'
+import { type ListeningServer, listen } from '@sse/test-utils'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
@@ -31,11 +32,11 @@ const spyStore: EventStore = {
 const channel = createChannel({ store: spyStore })
 const handlerErrors: unknown[] = []
 const open = new Set<Session>()
-let server: http.Server
+let server: ListeningServer
 let port: number
 
 beforeAll(async () => {
-  server = http.createServer(async (req, res) => {
+  const http1 = http.createServer(async (req, res) => {
     try {
       const session = createSession(req, res)
       open.add(session)
@@ -46,15 +47,14 @@ beforeAll(async () => {
       handlerErrors.push(error)
     }
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  port = (server.address() as AddressInfo).port
+  server = await listen(http1)
+  port = server.port
   await channel.broadcast('history')
 })
 
-afterAll(() => {
+afterAll(async () => {
   for (const session of open) session.close()
-  server.closeAllConnections()
-  server.close()
+  await server.close()
 })
 
 /** Sends raw request bytes and returns the status line (or '' if the server hung up). */

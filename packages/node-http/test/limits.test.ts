@@ -1,30 +1,29 @@
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { createConnectionLimiter, type Session } from '@sse/core'
 import { createSession } from '@sse/node-http'
+import { type ListeningServer, listen } from '@sse/test-utils'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 
 const limiter = createConnectionLimiter({ max: 3, maxPerKey: 2, retryAfter: 3 })
 const sessions: Session[] = []
-let server: http.Server
+let server: ListeningServer
 let base: string
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
+  const http1 = http.createServer((req, res) => {
     const session = createSession(req, res, {
       heartbeat: false,
       limit: { limiter, key: (r) => String(r.headers['x-user'] ?? 'anonymous') },
     })
     if (!session.closed) sessions.push(session)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+  server = await listen(http1)
+  base = `${server.url}/`
 })
 
-afterAll(() => {
+afterAll(async () => {
   for (const session of sessions) session.close()
-  server.closeAllConnections()
-  server.close()
+  await server.close()
 })
 
 async function open(user: string) {

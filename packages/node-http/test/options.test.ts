@@ -1,6 +1,6 @@
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { createSession } from '@sse/node-http'
+import { listen } from '@sse/test-utils'
 import { expect, test } from 'vitest'
 
 test('invalid options throw before the head is sent, so the server can still answer 500', async () => {
@@ -17,29 +17,26 @@ test('invalid options throw before the head is sent, so the server can still ans
       )
     }
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  const response = await fetch(`http://127.0.0.1:${port}/`)
+  const { url, close } = await listen(server)
+  const response = await fetch(`${url}/`)
   expect(response.status).toBe(500)
   expect(await response.text()).toBe('bad options')
   expect(thrown).toBeInstanceOf(TypeError)
   // The error page carries none of the event-stream headers.
   expect(leaked).toEqual([])
   expect(response.headers.get('cache-control')).toBeNull()
-  server.close()
+  await close()
 })
 
 test('with retry: false the head is still sent at once (the client sees the stream open)', async () => {
   const server = http.createServer((req, res) => {
     createSession(req, res, { retry: false, heartbeat: false })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
+  const { url, close } = await listen(server)
   const controller = new AbortController()
-  const response = await fetch(`http://127.0.0.1:${port}/`, { signal: controller.signal })
+  const response = await fetch(`${url}/`, { signal: controller.signal })
   expect(response.status).toBe(200)
   expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
   controller.abort()
-  server.closeAllConnections()
-  server.close()
+  await close()
 })

@@ -1,5 +1,6 @@
 import http, { type IncomingHttpHeaders, type ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { listen } from '@sse/test-utils/servers'
 
 /** What the test server saw of one (non-preflight) request. */
 export interface SeenRequest {
@@ -40,17 +41,8 @@ export async function startServer(handler: (seen: SeenRequest) => void): Promise
     requests.push(seen)
     handler(seen)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
+  const { url, close } = await listen(server)
+  return { url, requests, close }
 }
 
 /** Writes an event-stream head and the given raw frames, leaving the response open. */

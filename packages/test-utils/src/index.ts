@@ -8,3 +8,4 @@ export {
   runAdapterContract,
   type StartOptions,
 } from './contract'
+export { type ListeningServer, listen, type NodeServer } from './servers'

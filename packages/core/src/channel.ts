@@ -170,7 +170,7 @@ export function createChannel(options: ChannelOptions = {}): Channel {
   const deliveryTimeout = options.deliveryTimeout ?? 30_000
   const unsubscribe = shared
     ? store!.subscribe!(name, (stored) => {
-        const body = encode({ data: stored.data, event: stored.event } as never)
+        const body = encode({ data: stored.data, event: stored.event })
         const delivered = fanOut(withStoreId(stored.id, body), stored.id, undefined).delivered
         const pending = waiting.get(stored.id)
         if (pending !== undefined) {
@@ -239,9 +239,7 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     const text = serialize(data)
     if (store === undefined) {
       // Validates event and id, so bad input throws here, before anything is written.
-      const frame = textEncoder.encode(
-        encode({ data: text, event, id: broadcastOptions.id } as never),
-      )
+      const frame = textEncoder.encode(encode({ data: text, event, id: broadcastOptions.id }))
       return Promise.resolve(fanOut(frame, broadcastOptions.id, filter))
     }
     if (broadcastOptions.id !== undefined) {
@@ -255,7 +253,7 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     }
     // The body without the id line, validated now; the id line is prepended
     // once the store has assigned it (field order within a frame is free).
-    const body = encode({ data: text, event } as never)
+    const body = encode({ data: text, event })
     let appended: string | Promise<string>
     // Counted before the call: a shared log may deliver our event even before
     // append() returns.
@@ -360,15 +358,13 @@ export function createChannel(options: ChannelOptions = {}): Channel {
       if (resyncEvent !== false) {
         const latestId = 'latestId' in result ? result.latestId : undefined
         const data = JSON.stringify({ lastEventId, reason: result.reason })
-        session.write(
-          textEncoder.encode(encode({ data, event: resyncEvent, id: latestId } as never)),
-        )
+        session.write(textEncoder.encode(encode({ data, event: resyncEvent, id: latestId })))
       }
     } else if (result.events.length > 0) {
       member.replayed = new Set()
       for (const stored of result.events) {
         member.replayed.add(stored.id)
-        const frame = encode({ data: stored.data, event: stored.event, id: stored.id } as never)
+        const frame = encode({ data: stored.data, event: stored.event, id: stored.id })
         session.write(textEncoder.encode(frame))
       }
     }

@@ -12,15 +12,15 @@ export interface SseEvent {
    * line; the browser joins them back with LF. An empty string still produces
    * a `data:` line, so the browser dispatches an event with empty data.
    */
-  data?: string
+  data?: string | undefined
   /** The event type (`addEventListener(type, …)`); must not contain CR or LF. */
-  event?: string
+  event?: string | undefined
   /** The event id the client echoes back as `Last-Event-ID`; must not contain CR, LF or NUL. */
-  id?: string
+  id?: string | undefined
   /** The client's reconnection delay in milliseconds; a non-negative integer. */
-  retry?: number
+  retry?: number | undefined
   /** A comment line (ignored by clients); line breaks become several comment lines. */
-  comment?: string
+  comment?: string | undefined
 }
 
 // Matches the three line endings the spec knows, CRLF first so it is one break.

@@ -277,7 +277,7 @@ class SseSession implements Session {
       event: options?.event,
       id: options?.id,
       retry: options?.retry,
-    } as Parameters<typeof encode>[0])
+    })
     return this.write(textEncoder.encode(frame))
   }
 

@@ -230,7 +230,7 @@ const UNSAFE_ID = /[\r\n\0]/
  *   headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
  *   body: JSON.stringify({ prompt }),
  * })
- * stream.addEventListener('error', (error) => console.warn(error.status, error.message))
+ * stream.addEventListener('error', (error) => showOffline(error.status, error.message))
  * for await (const event of stream) {
  *   if (event.type === 'done') break // also closes the stream
  *   output.textContent += event.data

@@ -81,7 +81,7 @@ const STREAM = { stream: true } as const
  *
  * @example
  * ```ts
- * const parser = createParser({ onEvent: (e) => console.log(e.type, e.data) })
+ * const parser = createParser({ onEvent: (e) => render(e.type, JSON.parse(e.data)) })
  * for await (const chunk of response.body) parser.feed(chunk)
  * ```
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation

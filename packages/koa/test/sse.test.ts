@@ -1,6 +1,6 @@
 import http from 'node:http'
 import { type Session, type SseOptions, sse } from '@sse/koa'
-import { fetchEvents, type ListeningServer, listen } from '@sse/test-utils'
+import { failingHandlers, fetchEvents, type ListeningServer, listen } from '@sse/test-utils'
 import Koa from 'koa'
 import { afterEach, expect, test } from 'vitest'
 
@@ -53,23 +53,7 @@ test('invalid options are thrown while Koa can still answer 500', async () => {
   expect(errors).toEqual([expect.any(TypeError)])
 })
 
-for (const [kind, handler] of [
-  [
-    'throws',
-    (session: Session) => {
-      session.send('before')
-      throw new Error('boom')
-    },
-  ],
-  [
-    'rejects',
-    async (session: Session) => {
-      session.send('before')
-      await Promise.resolve()
-      throw new Error('boom')
-    },
-  ],
-] as const) {
+for (const [kind, handler] of failingHandlers) {
   test(`a handler that ${kind} after the stream opened closes it and goes to onError`, async () => {
     const reported: unknown[] = []
     const options: SseOptions = {

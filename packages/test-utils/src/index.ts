@@ -8,4 +8,5 @@ export {
   runAdapterContract,
   type StartOptions,
 } from './contract'
+export { failingHandlers } from './handlers'
 export { type ListeningServer, listen, type NodeServer } from './servers'

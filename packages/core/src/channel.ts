@@ -1,7 +1,7 @@
 import { encode } from './encode'
 import { SseError } from './errors'
 import type { EventStore, ReadAfterResult } from './replay'
-import { defaultSerialize, fanOutClock, kOnClose, type Session } from './session'
+import { backgroundTimer, defaultSerialize, fanOutClock, kOnClose, type Session } from './session'
 
 /** Options for {@link createChannel}. */
 export interface ChannelOptions {
@@ -116,7 +116,7 @@ export interface Channel {
 interface Waiting {
   resolve: (delivered: number) => void
   reject: (error: SseError) => void
-  timer: unknown
+  timer: ReturnType<typeof setTimeout>
 }
 
 interface Member {
@@ -175,7 +175,7 @@ export function createChannel(options: ChannelOptions = {}): Channel {
         const pending = waiting.get(stored.id)
         if (pending !== undefined) {
           waiting.delete(stored.id)
-          clearTimeout(pending.timer as ReturnType<typeof setTimeout>)
+          clearTimeout(pending.timer)
           pending.resolve(delivered)
         } else if (appending > 0) {
           deliveredEarly.set(stored.id, delivered)
@@ -301,7 +301,7 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     if (appending === 0) deliveredEarly.clear()
     if (closed) throw new SseError('SSE_STORE', `Channel closed before event ${id} was delivered`)
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = backgroundTimer(() => {
         waiting.delete(id)
         reject(
           new SseError(
@@ -310,7 +310,6 @@ export function createChannel(options: ChannelOptions = {}): Channel {
           ),
         )
       }, deliveryTimeout)
-      ;(timer as { unref?: () => void }).unref?.()
       waiting.set(id, { resolve: (delivered) => resolve({ id, delivered }), reject, timer })
     })
   }
@@ -379,7 +378,7 @@ export function createChannel(options: ChannelOptions = {}): Channel {
     unsubscribe?.()
     // Broadcasts still waiting for their event to come back never will.
     for (const [id, { reject, timer }] of waiting) {
-      clearTimeout(timer as ReturnType<typeof setTimeout>)
+      clearTimeout(timer)
       reject(new SseError('SSE_STORE', `Channel closed before event ${id} was delivered`))
     }
     waiting.clear()

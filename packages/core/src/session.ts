@@ -248,8 +248,7 @@ class SseSession implements Session {
     if (heartbeatMs !== false) this.#armHeartbeat(heartbeatMs)
     if (maxLifetime !== undefined) {
       const lifetime = maxLifetime * (1 - lifetimeJitter * Math.random())
-      this.#lifetimeTimer = setTimeout(() => this.close(), lifetime)
-      ;(this.#lifetimeTimer as { unref?: () => void }).unref?.()
+      this.#lifetimeTimer = backgroundTimer(() => this.close(), lifetime)
     }
   }
 
@@ -438,10 +437,7 @@ class SseSession implements Session {
   }
 
   #armHeartbeat(delay: number): void {
-    const timer = setTimeout(() => this.#beat(), delay)
-    // Do not keep a process alive just for heartbeats (Node, Bun, Deno).
-    ;(timer as { unref?: () => void }).unref?.()
-    this.#heartbeatTimer = timer
+    this.#heartbeatTimer = backgroundTimer(() => this.#beat(), delay)
   }
 
   #beat(): void {
@@ -458,6 +454,18 @@ class SseSession implements Session {
 }
 
 const noop = (): void => undefined
+
+/**
+ * Internal: a timeout that does not keep the process alive on its own
+ * (`unref` where the runtime has it: Node, Bun, Deno). Heartbeats, lifetimes
+ * and delivery timeouts must never hold a server open after everything else
+ * has stopped.
+ */
+export function backgroundTimer(callback: () => void, ms: number): ReturnType<typeof setTimeout> {
+  const timer = setTimeout(callback, ms)
+  ;(timer as { unref?: () => void }).unref?.()
+  return timer
+}
 // Shared empty queue: a session that never falls behind allocates none.
 const NO_FRAMES: Uint8Array[] = []
 const EMPTY = new Uint8Array(0)

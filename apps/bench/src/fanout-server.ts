@@ -8,14 +8,10 @@
  * the next. The loop sees only the raw sockets (`server.on('connection')`), so
  * it paces every contender the same way whatever it does above them.
  */
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http'
+import { createServer as createHttpServer, type ServerResponse } from 'node:http'
 import { createServer as createNetServer, type Server, type Socket } from 'node:net'
 import { setImmediate, setTimeout } from 'node:timers/promises'
-import { createChannel, type Session, type SessionOptions } from '@sse/core'
+import { createChannel } from '@sse/core'
 import { createSession } from '@sse/node-http'
 import {
   createChannel as createBetterChannel,

@@ -80,7 +80,12 @@ export interface SessionOptions {
    * @defaultValue 'close'
    */
   slowClient?: SlowClientPolicy
-  /** Called when a session crosses `maxQueueBytes`, before the policy applies. */
+  /**
+   * Called when a session's queue crosses `maxQueueBytes`, before the policy
+   * applies: once per crossing. With `drop-oldest` the queue stays at the
+   * bound while the client is behind; the next call comes only after it has
+   * caught up (its queue emptied) and fallen behind again.
+   */
   onSlowClient?: (session: Session, info: SlowClientInfo) => void
   /**
    * Closes the stream after this many ms (the client reconnects with its
@@ -196,6 +201,7 @@ class SseSession implements Session {
   readonly #serialize: (data: unknown) => string
   readonly #maxQueueBytes: number
   readonly #heartbeatMs: number | false
+  readonly #slowClient: SlowClientPolicy
   #closed = false
   #controller: AbortController | undefined
   #closeListeners: Array<() => void> | undefined
@@ -203,6 +209,9 @@ class SseSession implements Session {
   #queue: Uint8Array[] = NO_FRAMES
   #head = 0
   #queuedBytes = 0
+  // Set when the queue crossed `maxQueueBytes` (drop-oldest), cleared once it
+  // empties: `onSlowClient` reports each crossing once, not every frame.
+  #overBound = false
   #waitingForDrain = false
   #drainWaiters: Array<() => void> | undefined
   #lastWrite = 0
@@ -218,6 +227,21 @@ class SseSession implements Session {
       throw new TypeError('createSession: `heartbeat` must be a positive number of ms or false')
     }
     if (!(maxQueueBytes > 0)) throw new TypeError('createSession: `maxQueueBytes` must be positive')
+    if (retry !== false && !(Number.isInteger(retry) && retry >= 0)) {
+      throw new TypeError('createSession: `retry` must be a non-negative integer of ms or false')
+    }
+    const { slowClient = 'close', onSlowClient, serialize } = options
+    if (slowClient !== 'close' && slowClient !== 'drop-oldest') {
+      throw new TypeError(
+        `createSession: \`slowClient\` must be 'close' or 'drop-oldest', got ${JSON.stringify(slowClient)}`,
+      )
+    }
+    if (onSlowClient !== undefined && typeof onSlowClient !== 'function') {
+      throw new TypeError('createSession: `onSlowClient` must be a function')
+    }
+    if (serialize !== undefined && typeof serialize !== 'function') {
+      throw new TypeError('createSession: `serialize` must be a function (data) => string')
+    }
     const { maxLifetime, lifetimeJitter = 0.2 } = options
     if (maxLifetime !== undefined && !(maxLifetime > 0)) {
       throw new TypeError('createSession: `maxLifetime` must be a positive number of ms')
@@ -228,7 +252,8 @@ class SseSession implements Session {
     this.lastEventId = options.lastEventId
     this.#sink = sink
     this.#options = options
-    this.#serialize = options.serialize ?? defaultSerialize
+    this.#serialize = serialize ?? defaultSerialize
+    this.#slowClient = slowClient
     this.#maxQueueBytes = maxQueueBytes
     this.#heartbeatMs = heartbeatMs
 
@@ -392,6 +417,7 @@ class SseSession implements Session {
     if (this.#head === this.#queue.length) {
       this.#queue = NO_FRAMES
       this.#head = 0
+      this.#overBound = false
     }
     if (!this.#waitingForDrain) this.#wakeDrainWaiters()
   }
@@ -399,7 +425,7 @@ class SseSession implements Session {
   #enqueue(frame: Uint8Array): boolean {
     const bound = this.#maxQueueBytes
     if (this.#queuedBytes + frame.byteLength > bound) {
-      const policy = this.#options.slowClient ?? 'close'
+      const policy = this.#slowClient
       const info: SlowClientInfo = { queuedBytes: this.#queuedBytes, policy, dropped: 0 }
       if (policy === 'close') {
         this.#options.onSlowClient?.(this, info)
@@ -412,14 +438,32 @@ class SseSession implements Session {
         queue[this.#head++] = EMPTY
         info.dropped++
       }
-      if (frame.byteLength > bound) info.dropped++
-      this.#options.onSlowClient?.(this, info)
-      if (frame.byteLength > bound) return false
+      const tooLarge = frame.byteLength > bound
+      if (tooLarge) info.dropped++
+      if (!this.#overBound) {
+        this.#overBound = true
+        this.#options.onSlowClient?.(this, info)
+      }
+      this.#compact()
+      if (tooLarge) return false
     }
     if (this.#queue === NO_FRAMES) this.#queue = []
     this.#queue.push(frame)
     this.#queuedBytes += frame.byteLength
     return true
+  }
+
+  /**
+   * Drops the slots in front of `#head` once they are most of the array. A
+   * queue that never drains (drop-oldest on a stalled client) would otherwise
+   * keep one slot per frame ever sent, however few bytes it holds. Amortized
+   * O(1): each copy moves at most as many live frames as were dropped.
+   */
+  #compact(): void {
+    const head = this.#head
+    if (head < 64 || head * 2 < this.#queue.length) return
+    this.#queue = this.#queue.slice(head)
+    this.#head = 0
   }
 
   /** Resolves when the transport can take more (at once if it can now). */

@@ -122,6 +122,17 @@ export interface ClientOptions {
    * @defaultValue globalThis.fetch
    */
   fetch?: typeof fetch
+  /**
+   * Whether a 408, 429 or 5xx answer is retried (waiting out `Retry-After`).
+   * A deliberate departure from the WHATWG processing model, which fails the
+   * connection on any status but 200: a server that is restarting or
+   * overloaded usually recovers. With `false`, only a dropped or ended stream
+   * is reconnected, as in `EventSource`.
+   *
+   * @defaultValue true
+   * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#dom-eventsource
+   */
+  retryServerErrors?: boolean
 }
 
 /**
@@ -219,9 +230,11 @@ const UNSAFE_ID = /[\r\n\0]/
  * The delay is random up to a window that starts at the reconnection time
  * (`retry`, or the server's `retry:` field), doubles per consecutive failure up
  * to `maxRetry`, and resets once a response is accepted; a `Retry-After`
- * header is waited out in full. A 204, a 4xx other than 408 and 429, another
- * non-2xx status, or a `Content-Type` other than `text/event-stream` stops the
- * stream for good with one error and no retry.
+ * header is waited out in full. A 204, any other status but 200 (4xx, 205,
+ * 299…), or a `Content-Type` other than `text/event-stream` stops the stream
+ * for good with one error and no retry; so do 408, 429 and 5xx with
+ * `retryServerErrors: false` (by default they are retried: our one
+ * departure from the spec).
  *
  * @example
  * ```ts
@@ -254,6 +267,7 @@ export function connect(url: string | URL, options: ClientOptions = {}): EventSt
   let retry = checkDelay('retry', options.retry, 1000)
   const maxRetry = checkDelay('maxRetry', options.maxRetry, 30_000)
   const reconnect = options.reconnect ?? true
+  const retryServerErrors = options.retryServerErrors ?? true
   const fetchImpl = options.fetch ?? globalThis.fetch
   if (typeof fetchImpl !== 'function')
     throw new TypeError('connect: no global fetch here; pass one as `options.fetch`')
@@ -362,8 +376,10 @@ export function connect(url: string | URL, options: ClientOptions = {}): EventSt
     const headers = new Headers(options.headers)
     if (!headers.has('accept')) headers.set('accept', 'text/event-stream')
     const id = parser.lastEventId
-    if (id !== '') headers.set('last-event-id', id)
-    const init: RequestInit = { method, headers, signal: own.signal }
+    if (id !== '') headers.set('last-event-id', utf8ByteString(id))
+    // The processing model fetches with cache mode "no-store": a stream must
+    // never come from (or go into) an HTTP cache.
+    const init: RequestInit = { method, headers, signal: own.signal, cache: 'no-store' }
     if (body !== null) init.body = body
     if (options.credentials !== undefined) init.credentials = options.credentials
 
@@ -387,15 +403,18 @@ export function connect(url: string | URL, options: ClientOptions = {}): EventSt
       stop(responseError(`${href} answered 204 No Content: not reconnecting`, status), false)
       return undefined
     }
-    if (status < 200 || status > 299) {
+    // The spec fails the connection on any status but 200, other 2xx (205,
+    // 210, 299) included: they are not event streams, and retrying them
+    // would loop.
+    if (status !== 200) {
       discard(response)
       const error = responseError(
         `${href} answered ${status}${response.statusText ? ` ${response.statusText}` : ''}`,
         status,
       )
-      // Timeouts, rate limits and server errors are worth another try; any
-      // other status will not change by asking again.
-      if (status === 408 || status === 429 || status >= 500)
+      // Our departure (see `retryServerErrors`): timeouts, rate limits and
+      // server errors are worth another try.
+      if (retryServerErrors && (status === 408 || status === 429 || status >= 500))
         return { error, retryAfter: parseRetryAfter(response.headers.get('retry-after')) }
       stop(error, true)
       return undefined
@@ -613,6 +632,22 @@ function isEventStream(contentType: string | null): boolean {
   const semicolon = contentType.indexOf(';')
   const essence = semicolon === -1 ? contentType : contentType.slice(0, semicolon)
   return essence.trim().toLowerCase() === 'text/event-stream'
+}
+
+/**
+ * A header value must be a ByteString. Browsers send the id's UTF-8 bytes,
+ * so do the same: one char per byte (`readLastEventId` in `@sse/core`
+ * decodes them back). ASCII ids, the common case, pass through as they are.
+ */
+const textEncoder = /* @__PURE__ */ new TextEncoder()
+
+function utf8ByteString(id: string): string {
+  let ascii = true
+  for (let i = 0; i < id.length && ascii; i++) ascii = id.charCodeAt(i) < 0x80
+  if (ascii) return id
+  let bytes = ''
+  for (const byte of textEncoder.encode(id)) bytes += String.fromCharCode(byte)
+  return bytes
 }
 
 function responseError(message: string, status: number | undefined, cause?: unknown): SseError {

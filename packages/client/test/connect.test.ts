@@ -1,6 +1,12 @@
 import type { ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createChannel, MemoryEventStore, type ParsedEvent, type Session } from '@sse/core'
+import {
+  createChannel,
+  MemoryEventStore,
+  type ParsedEvent,
+  readLastEventId,
+  type Session,
+} from '@sse/core'
 import { createSession } from '@sse/node-http'
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import {
@@ -101,6 +107,39 @@ describe('requests', () => {
 })
 
 describe('reconnection', () => {
+  test('an id above U+00FF broke reconnection (not a ByteString); its UTF-8 bytes are sent and decode back', async () => {
+    const id = 'caf\u00e9 \u2026 \u{1f600}'
+    const seenIds: Array<string | undefined> = []
+    const server = await serve((req, res) => {
+      seenIds.push(readLastEventId(req.headers['last-event-id'] as string | undefined, req.url))
+      if (seenIds.length === 1) {
+        openStream(res, `id: ${id}\ndata: first\n\n`)
+        res.end()
+      } else openStream(res, 'data: second\n\n')
+    })
+    const stream = open(server.url, { retry: 10 })
+    const { events, errors } = record(stream, 'message')
+    await until(() => events.length === 2)
+    expect(events.map((event) => event.data)).toEqual(['first', 'second'])
+    expect(seenIds).toEqual([undefined, id])
+    // Only the end of the first stream; no fetch failed.
+    expect(errors.map((e) => e.error.code)).toEqual(['SSE_CONNECTION'])
+  })
+
+  test("fetch was not told cache: 'no-store', as the processing model requires", async () => {
+    const server = await serve((_req, res) => openStream(res, 'data: x\n\n'))
+    const modes: Array<RequestCache | undefined> = []
+    const stream = open(server.url, {
+      fetch: (input, init) => {
+        modes.push(init?.cache)
+        return fetch(input, init)
+      },
+    })
+    const { events } = record(stream, 'message')
+    await until(() => events.length === 1)
+    expect(modes).toEqual(['no-store'])
+  })
+
   test('reconnects after the server drops the connection, with Last-Event-ID and nothing missed', async () => {
     const channel = createChannel({ store: new MemoryEventStore() })
     cleanups.push(() => channel.close())
@@ -156,14 +195,15 @@ describe('reconnection', () => {
       openStream(res, 'data: once\n\n')
       res.end()
     })
-    const again = open(server.url, { retry: 10 })
+    const again = open(`${server.url}/?stream=again`, { retry: 10 })
     const { events } = record(again, 'message')
     await until(() => events.length >= 2)
     again.close()
     expect(events.map((event) => event.data).slice(0, 2)).toEqual(['once', 'once'])
 
-    const before = server.requests.length
-    const once = open(server.url, { retry: 10, reconnect: false })
+    // Counted per stream: a 10 ms reconnect of `again` may still be on its
+    // way to the server, and must not count as one of `once`'s requests.
+    const once = open(`${server.url}/?stream=once`, { retry: 10, reconnect: false })
     const seen: string[] = []
     const errors = record(once).errors
     for await (const event of once) seen.push(event.data)
@@ -171,7 +211,7 @@ describe('reconnection', () => {
     expect(once.readyState).toBe(CLOSED)
     expect(errors).toEqual([])
     await sleep(100)
-    expect(server.requests.length).toBe(before + 1)
+    expect(server.requests.filter((r) => r.url === '/?stream=once')).toHaveLength(1)
   })
 
   test('500 retries with exponential backoff, bounded', async () => {
@@ -283,6 +323,38 @@ describe('responses that stop the stream', () => {
     expect(error.status).toBe(status)
     expect(readyState).toBe(CLOSED)
   })
+
+  test.each([205, 210, 299])(
+    'a %i with an event-stream type was accepted (205 looped); the spec fails the connection: one request',
+    async (status) => {
+      const server = await serve((_req, res) => {
+        res.writeHead(status, { 'content-type': 'text/event-stream' }).end('data: not a stream\n\n')
+      })
+      const stream = open(server.url, { retry: 10 })
+      const { events, errors } = record(stream, 'message')
+      await until(() => stream.readyState === CLOSED)
+      // Closed for good: no request can still be in flight.
+      expect(server.requests).toHaveLength(1)
+      expect(events).toEqual([])
+      expect(errors.map((e) => [e.error.code, e.error.status, e.readyState])).toEqual([
+        ['SSE_INVALID_RESPONSE', status, CLOSED],
+      ])
+    },
+  )
+
+  test.each([500, 503])(
+    'retryServerErrors: false follows the spec: %i fails the connection',
+    async (status) => {
+      const server = await serve((_req, res) => {
+        res.writeHead(status, { 'retry-after': '0' }).end()
+      })
+      const stream = open(server.url, { retry: 10, retryServerErrors: false })
+      const { errors } = record(stream)
+      await until(() => stream.readyState === CLOSED)
+      expect(server.requests).toHaveLength(1)
+      expect(errors.map((e) => [e.error.status, e.readyState])).toEqual([[status, CLOSED]])
+    },
+  )
 
   test('an error nobody listens to is not an unhandled rejection', async () => {
     const unhandled = vi.fn()

@@ -197,6 +197,24 @@ describe('readLastEventId', () => {
     )
   })
 
+  test("a non-ASCII id's UTF-8 header bytes decode back to the id; bytes that are not UTF-8 are ignored", () => {
+    const id = 'caf\u00e9 \u2026 \u{1f600}'
+    // How Node's parser and Web `Headers` hand over a header: one char per byte.
+    const asHeader = (text: string) => String.fromCharCode(...new TextEncoder().encode(text))
+    expect(readLastEventId(asHeader(id))).toBe(id)
+    // Already decoded by a framework (a char above U+00FF): kept as it is.
+    expect(readLastEventId(id)).toBe(id)
+    // The query is percent-decoded already: an é there stays an é.
+    expect(readLastEventId(null, `${url}?lastEventId=${encodeURIComponent('\u00e9')}`)).toBe(
+      '\u00e9',
+    )
+    expect(readLastEventId('\u00ff\u00fe')).toBeUndefined()
+    expect(readLastEventId(asHeader('\u00e9'.repeat(MAX_LAST_EVENT_ID_LENGTH)))).toHaveLength(
+      MAX_LAST_EVENT_ID_LENGTH,
+    )
+    expect(readLastEventId(asHeader('\u00e9'.repeat(MAX_LAST_EVENT_ID_LENGTH + 1)))).toBeUndefined()
+  })
+
   test('a malformed header does not fall back to the query', () => {
     expect(readLastEventId('a\nb', `${url}?lastEventId=q`)).toBeUndefined()
   })

@@ -86,6 +86,10 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       session.send('after empty')
     }),
     route('/heartbeat', { heartbeat: 40, retry: false }, () => undefined),
+    route('/echo-id', { heartbeat: false, retry: false }, (session) => {
+      session.send(session.lastEventId ?? '(none)')
+      session.close()
+    }),
     route('/replay', { retry: 20, heartbeat: false }, (session) => replayChannel.join(session)),
     route('/channel', {}, async (session) => {
       await churnChannel.join(session)
@@ -182,6 +186,15 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       })
       expect(capture.events).toEqual([])
       expect(capture.comments).toEqual(['', '', ''])
+    })
+
+    test("a non-ASCII Last-Event-ID, sent as the id's UTF-8 bytes like browsers do, reaches the session decoded", async () => {
+      const id = 'caf\u00e9 \u2026 \u{1f600}'
+      const capture = await fetchEvents(`${server.url}/echo-id`, {
+        // One char per byte: how a ByteString header carries UTF-8 on the wire.
+        headers: { 'last-event-id': Buffer.from(id, 'utf8').toString('latin1') },
+      })
+      expect(capture.events.map((e) => e.data)).toEqual([id])
     })
 
     test('Last-Event-ID: the server drops the stream, the client reconnects and misses nothing', async () => {

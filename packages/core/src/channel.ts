@@ -96,7 +96,8 @@ export interface Channel {
   /**
    * Adds a session. With a store and a Last-Event-ID, first replays every
    * event after that id, then live events, with none lost or repeated.
-   * Resolves when the replay has been written.
+   * Resolves when the replay has been written. On a closed channel the
+   * session is closed instead (its client reconnects).
    */
   join(session: Session, options?: JoinOptions): Promise<void>
   /** Removes a session; returns whether it was a member. */
@@ -324,7 +325,12 @@ export function createChannel(options: ChannelOptions = {}): Channel {
   }
 
   async function join(session: Session, joinOptions: JoinOptions = {}): Promise<void> {
-    if (closed) throw new TypeError('join: the channel is closed')
+    if (closed) {
+      // A request that raced a shutdown is not a mistake: end its stream, and
+      // the client reconnects (to another instance behind a load balancer).
+      session.close()
+      return
+    }
     if (session.closed || members.has(session)) return
     const lastEventId = 'lastEventId' in joinOptions ? joinOptions.lastEventId : session.lastEventId
     const replay = store !== undefined && lastEventId !== undefined

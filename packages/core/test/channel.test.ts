@@ -40,6 +40,16 @@ describe('membership', () => {
     expect(channel.size).toBe(0)
   })
 
+  test('joining a closed channel rejected, crashing a server whose request raced its shutdown; the session is closed instead', async () => {
+    const channel = createChannel()
+    channel.close()
+    const [{ sink, session }] = open(1) as [{ sink: MemorySink; session: Session }]
+    await expect(channel.join(session)).resolves.toBeUndefined()
+    expect(session.closed).toBe(true)
+    expect(sink.closed).toBe(true)
+    expect(channel.size).toBe(0)
+  })
+
   test('a session that left explicitly is not removed again when it closes', async () => {
     let leaves = 0
     const channel = createChannel({ onLeave: () => leaves++ })

@@ -78,11 +78,26 @@ export interface ClientOptions {
    */
   body?: BodyInit | null
   /**
-   * Request headers, e.g. `Authorization`. Read on every attempt, so a
-   * `Headers` object updated in place (a refreshed token) takes effect on the
-   * next reconnect. `Accept: text/event-stream` is added unless given.
+   * Request headers, e.g. `Authorization`. Read on every attempt: a function
+   * (sync or async) is called before each one, so an expiring bearer token
+   * is renewed on reconnect while the Last-Event-ID resume goes on; a
+   * `Headers` object updated in place works too. A function that throws or
+   * rejects fails that attempt like a network error (reported, then retried).
+   * `Accept: text/event-stream` is added unless given.
+   *
+   * @example
+   * ```ts
+   * connect(url, { headers: async () => ({ authorization: `Bearer ${await getToken()}` }) })
+   * ```
    */
-  headers?: HeadersInit
+  headers?: HeadersInit | (() => HeadersInit | Promise<HeadersInit>)
+  /**
+   * Called with the error of a 401 or 403 answer; resolve `true` to try again
+   * (after refreshing credentials, which `headers` then picks up), anything
+   * else to stop as for any other 4xx. Retries follow the usual backoff.
+   * Without it, a 401 or 403 stops the stream.
+   */
+  onUnauthorized?: (error: SseError) => boolean | Promise<boolean>
   /** `fetch`'s credentials mode (`'include'` sends cookies cross-origin). */
   credentials?: RequestCredentials
   /** Aborting it closes the stream for good, like {@link EventStream.close}. */
@@ -157,7 +172,11 @@ export interface EventStream extends AsyncIterable<ParsedEvent> {
   readonly readyState: ReadyState
   /** The last event ID received (or `lastEventId` from the options); sent as `Last-Event-ID` on reconnect. */
   readonly lastEventId: string
-  /** The absolute URL of the stream (as given, when there is no base to resolve it against). */
+  /**
+   * The absolute URL of the stream (as given, when there is no base to
+   * resolve it against); with a function URL, the latest attempt's (`''`
+   * before the first).
+   */
   readonly url: string
   /** Called when a response was accepted as an event stream, before the `open` listeners. */
   onopen: (() => void) | null
@@ -251,8 +270,12 @@ const UNSAFE_ID = /[\r\n\0]/
  * ```
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#sse-processing-model
  */
-export function connect(url: string | URL, options: ClientOptions = {}): EventStream {
-  const href = resolveUrl(url)
+export function connect(
+  url: string | URL | (() => string | URL | Promise<string | URL>),
+  options: ClientOptions = {},
+): EventStream {
+  // A function URL is called before every attempt; `href` is the latest.
+  let href = typeof url === 'function' ? '' : resolveUrl(url)
   const method = options.method ?? 'GET'
   const body = options.body ?? null
   if (body !== null) {
@@ -275,7 +298,11 @@ export function connect(url: string | URL, options: ClientOptions = {}): EventSt
   if (UNSAFE_ID.test(initialId))
     throw new TypeError('connect: `lastEventId` cannot contain CR, LF or NUL')
   // Fail on malformed headers now, not as a retried network error later.
-  new Headers(options.headers)
+  const headersOption = options.headers
+  if (typeof headersOption !== 'function') new Headers(headersOption)
+  const onUnauthorized = options.onUnauthorized
+  if (onUnauthorized !== undefined && typeof onUnauthorized !== 'function')
+    throw new TypeError('connect: `onUnauthorized` must be a function')
   const signal = options.signal
 
   let readyState: ReadyState = CONNECTING
@@ -311,7 +338,9 @@ export function connect(url: string | URL, options: ClientOptions = {}): EventSt
     get lastEventId() {
       return parser.lastEventId
     },
-    url: href,
+    get url() {
+      return href
+    },
     onopen: null,
     onmessage: null,
     onerror: null,
@@ -373,7 +402,19 @@ export function connect(url: string | URL, options: ClientOptions = {}): EventSt
     parser.reset()
     const own = new AbortController()
     controller = own
-    const headers = new Headers(options.headers)
+    let headers: Headers
+    try {
+      if (typeof url === 'function') href = resolveUrl(await url())
+      headers = new Headers(
+        typeof headersOption === 'function' ? await headersOption() : headersOption,
+      )
+    } catch (cause) {
+      if (closed) return undefined
+      return {
+        error: connectionError('Could not prepare the request (url or headers)', undefined, cause),
+      }
+    }
+    if (closed) return undefined
     if (!headers.has('accept')) headers.set('accept', 'text/event-stream')
     const id = parser.lastEventId
     if (id !== '') headers.set('last-event-id', utf8ByteString(id))
@@ -416,6 +457,17 @@ export function connect(url: string | URL, options: ClientOptions = {}): EventSt
       // server errors are worth another try.
       if (retryServerErrors && (status === 408 || status === 429 || status >= 500))
         return { error, retryAfter: parseRetryAfter(response.headers.get('retry-after')) }
+      if ((status === 401 || status === 403) && onUnauthorized !== undefined) {
+        let again: unknown
+        try {
+          again = await onUnauthorized(error)
+        } catch (cause) {
+          again = false
+          reportError(cause)
+        }
+        if (closed) return undefined
+        if (again === true) return { error }
+      }
       stop(error, true)
       return undefined
     }

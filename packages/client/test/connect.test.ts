@@ -32,7 +32,10 @@ async function serve(...args: Parameters<typeof startServer>): Promise<TestServe
   return server
 }
 
-function open(url: string, options?: Parameters<typeof connect>[1]): EventStream {
+function open(
+  url: Parameters<typeof connect>[0],
+  options?: Parameters<typeof connect>[1],
+): EventStream {
   const stream = connect(url, options)
   cleanups.push(() => stream.close())
   return stream
@@ -273,6 +276,96 @@ describe('reconnection', () => {
     expect(errors[0]!.error.code).toBe('SSE_CONNECTION')
     expect(errors[0]!.error.status).toBeUndefined()
     expect(errors[0]!.error.cause).toBeInstanceOf(Error)
+  })
+})
+
+describe('token refresh', () => {
+  test('a headers function is called before every attempt: the token is renewed on reconnect, the resume goes on', async () => {
+    const server = await serve((_req, res, seen) => {
+      if (server.requests.length === 1) {
+        openStream(res, 'id: 1\ndata: first\n\n')
+        res.end()
+      } else openStream(res, `data: ${seen.headers.authorization}\n\n`)
+    })
+    let issued = 0
+    const stream = open(server.url, {
+      retry: 10,
+      headers: async () => ({ authorization: `Bearer t${++issued}` }),
+    })
+    const { events } = record(stream, 'message')
+    await until(() => events.length === 2)
+    expect(events.map((e) => e.data)).toEqual(['first', 'Bearer t2'])
+    expect(
+      server.requests.map((r) => [r.headers.authorization, r.headers['last-event-id']]),
+    ).toEqual([
+      ['Bearer t1', undefined],
+      ['Bearer t2', '1'],
+    ])
+  })
+
+  test('a URL function is called before every attempt', async () => {
+    const server = await serve((req, res) => {
+      openStream(res, `data: ${req.url}\n\n`)
+      res.end()
+    })
+    let n = 0
+    const stream = open(() => `${server.url}/s?attempt=${++n}`, { retry: 10 })
+    const { events } = record(stream, 'message')
+    await until(() => events.length === 2)
+    expect(events.map((e) => e.data)).toEqual(['/s?attempt=1', '/s?attempt=2'])
+    expect(stream.url).toMatch(/\/s\?attempt=[2-9]$/)
+  })
+
+  test('a headers function that throws fails that attempt like a network error, then retries', async () => {
+    const server = await serve((_req, res) => openStream(res, 'data: ok\n\n'))
+    let calls = 0
+    const stream = open(server.url, {
+      retry: 10,
+      headers: () => {
+        if (++calls === 1) throw new Error('token service down')
+        return { authorization: 'Bearer fresh' }
+      },
+    })
+    const { events, errors } = record(stream, 'message')
+    await until(() => events.length === 1)
+    expect(errors.map((e) => [e.error.code, (e.error.cause as Error).message])).toEqual([
+      ['SSE_CONNECTION', 'token service down'],
+    ])
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual(['Bearer fresh'])
+  })
+
+  test.each([401, 403])(
+    '%i goes to onUnauthorized: true retries with the refreshed token',
+    async (status) => {
+      let token = 'expired'
+      const server = await serve((_req, res, seen) => {
+        if (seen.headers.authorization !== 'Bearer valid') res.writeHead(status).end()
+        else openStream(res, 'data: in\n\n')
+      })
+      const asked: number[] = []
+      const stream = open(server.url, {
+        retry: 10,
+        headers: () => ({ authorization: `Bearer ${token}` }),
+        onUnauthorized: async (error) => {
+          asked.push(error.status!)
+          token = 'valid'
+          return true
+        },
+      })
+      const { events } = record(stream, 'message')
+      await until(() => events.length === 1)
+      expect(asked).toEqual([status])
+      expect(server.requests).toHaveLength(2)
+    },
+  )
+
+  test('onUnauthorized resolving false stops the stream after one request', async () => {
+    const server = await serve((_req, res) => res.writeHead(401).end())
+    const stream = open(server.url, { retry: 10, onUnauthorized: () => false })
+    const { errors } = record(stream)
+    await until(() => stream.readyState === CLOSED)
+    expect(server.requests).toHaveLength(1)
+    expect(errors.map((e) => [e.error.status, e.readyState])).toEqual([[401, CLOSED]])
   })
 })
 

@@ -148,7 +148,10 @@ export interface Session {
     source: AsyncIterable<unknown> | ReadableStream<unknown>,
     options?: PipeOptions,
   ): Promise<boolean>
-  /** Ends the stream. Idempotent. */
+  /**
+   * Ends the stream. Frames already accepted by `send`/`write` but still
+   * queued behind a full transport are delivered first. Idempotent.
+   */
   close(): void
 }
 
@@ -217,7 +220,7 @@ class SseSession implements Session {
   #lastWrite = 0
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined
   #lifetimeTimer: ReturnType<typeof setTimeout> | undefined
-  readonly #onClientGone = (): void => this.close()
+  readonly #onClientGone = (): void => this.#end(false)
 
   constructor(sink: SseSink, options: SessionOptions) {
     const heartbeatMs = options.heartbeat ?? 15_000
@@ -353,8 +356,26 @@ class SseSession implements Session {
   }
 
   close(): void {
+    this.#end(true)
+  }
+
+  /**
+   * Ends the stream. `deliver`: hand what is still queued to the transport
+   * first (it buffers it; the queue is bounded by `maxQueueBytes`), so frames
+   * `send` accepted before an application's `close()` are not lost. A client
+   * that is gone, or too slow to keep, gets nothing more.
+   */
+  #end(deliver: boolean): void {
     if (this.#closed) return
     this.#closed = true
+    if (deliver && this.#queuedBytes > 0) {
+      const queue = this.#queue
+      try {
+        for (let i = this.#head; i < queue.length; i++) this.#sink.write(queue[i]!)
+      } catch {
+        // The transport broke while taking the rest: it is gone, and so are they.
+      }
+    }
     if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer)
     if (this.#lifetimeTimer !== undefined) clearTimeout(this.#lifetimeTimer)
     this.#heartbeatTimer = undefined
@@ -396,7 +417,7 @@ class SseSession implements Session {
       accepted = this.#sink.write(frame)
     } catch {
       // A transport that throws is gone; closing is the only safe answer.
-      this.close()
+      this.#end(false)
       return
     }
     if (!accepted && !this.#closed) {
@@ -429,7 +450,7 @@ class SseSession implements Session {
       const info: SlowClientInfo = { queuedBytes: this.#queuedBytes, policy, dropped: 0 }
       if (policy === 'close') {
         this.#options.onSlowClient?.(this, info)
-        this.close()
+        this.#end(false)
         return false
       }
       const queue = this.#queue

@@ -82,6 +82,38 @@ describe('slow clients', () => {
     expect(sink.events().map((e) => e.data)).toEqual(['00', '97', '98', '99'])
   })
 
+  test('close() dropped frames queued behind a full transport; they are delivered, then the stream ends', () => {
+    const sink = memorySink()
+    const session = createSession(sink, { heartbeat: false, retry: false })
+    sink.full = true
+    expect(session.send('first')).toBe(true) // reaches the transport, which is now full
+    expect(session.send('last')).toBe(true) // queued
+    expect(session.send('done', { event: 'done' })).toBe(true) // queued
+    session.close()
+    expect(sink.events().map((e) => e.data)).toEqual(['first', 'last', 'done'])
+    expect(sink.closed).toBe(true)
+  })
+
+  test('a client that left, or one closed as too slow, is sent nothing more', () => {
+    const gone = memorySink()
+    const left = createSession(gone, { heartbeat: false, retry: false })
+    gone.full = true
+    left.send('first')
+    left.send('queued')
+    gone.disconnect()
+    expect(gone.events().map((e) => e.data)).toEqual(['first'])
+
+    const slow = memorySink()
+    const session = createSession(slow, { heartbeat: false, retry: false, maxQueueBytes: 20 })
+    slow.full = true
+    let accepted = 0
+    while (session.send('xxxx')) accepted++
+    // 'data: xxxx\n\n' is 12 bytes: one reached the transport, one fit the 20-byte queue.
+    expect(accepted).toBe(2)
+    expect(session.closed).toBe(true)
+    expect(slow.events()).toHaveLength(1)
+  })
+
   test.each([
     ['slowClient', { slowClient: 'nope' }],
     ['onSlowClient', { onSlowClient: 'log' }],

@@ -1,0 +1,118 @@
+import http, { type IncomingMessage, ServerResponse } from 'node:http'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { createChannel, encode, type Session } from '@sse/core'
+import { createSession } from '@sse/node-http'
+import { type ListeningServer, listen } from '@sse/test-utils'
+import { afterEach, expect, test } from 'vitest'
+
+// The HTTP/1.1 fast path writes chunk-framed bytes straight to the socket,
+// relying on ServerResponse internals. These tests read the wire with Node's
+// own HTTP client, whose parser rejects any broken chunk framing
+// (HPE_INVALID_CHUNK_SIZE), and compare the body byte for byte, so no parser
+// of ours is involved.
+
+const servers: ListeningServer[] = []
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.close()
+})
+
+/** A ServerResponse that overrides `write`, as wrapping middleware does: no fast path. */
+class WrappedResponse<Req extends IncomingMessage = IncomingMessage> extends ServerResponse<Req> {
+  static writes = 0
+  override write(...args: Parameters<ServerResponse['write']>): boolean {
+    WrappedResponse.writes++
+    return super.write(...args)
+  }
+}
+
+async function serve(
+  onSession: (session: Session) => void,
+  options: { wrapped?: boolean } = {},
+): Promise<string> {
+  const server = http.createServer(
+    options.wrapped ? { ServerResponse: WrappedResponse } : {},
+    // A bound far above the test's 10 MB: this is about framing, not the slow-client policy.
+    (req, res) =>
+      onSession(
+        createSession(req, res, { heartbeat: false, retry: 1000, maxQueueBytes: 64 * 1024 * 1024 }),
+      ),
+  )
+  const running = await listen(server)
+  servers.push(running)
+  return `${running.url}/`
+}
+
+/** The whole body through node's HTTP parser; a framing error rejects. */
+function readBody(url: string, pauseMs = 0): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        const chunks: Buffer[] = []
+        // Not reading at first: the socket fills, the server queues (backpressure).
+        if (pauseMs > 0) {
+          res.pause()
+          setTimeout(() => res.resume(), pauseMs)
+        }
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+        res.on('error', reject)
+      })
+      .on('error', reject)
+  })
+}
+
+const frameOf = (i: number, payload: string): string =>
+  encode({ data: `${i}:${payload}`, id: String(i), event: 'tick' })
+
+for (const wrapped of [false, true]) {
+  const path = wrapped ? 'res.write fallback (a wrapped response)' : 'raw-socket fast path'
+  test(`${path}: 5,000 broadcast frames under backpressure arrive as valid chunked framing, byte for byte`, async () => {
+    const channel = createChannel()
+    const done: Session[] = []
+    const url = await serve(
+      (session) => {
+        done.push(session)
+        void channel.join(session)
+      },
+      { wrapped },
+    )
+    const writesBefore = WrappedResponse.writes
+    const body = readBody(url, 200)
+    while (channel.size === 0) await nextTurn()
+    const payload = 'x'.repeat(2000)
+    let expected = encode({ retry: 1000 })
+    for (let i = 0; i < 5000; i++) {
+      await channel.broadcast(`${i}:${payload}`, { event: 'tick', id: String(i) })
+      expected += frameOf(i, payload)
+      if (i % 50 === 0) await nextTurn()
+    }
+    // Queued behind a full socket, not dropped.
+    expect(done[0]!.closed).toBe(false)
+    done[0]!.close()
+    expect(await body).toBe(expected)
+    const writes = WrappedResponse.writes - writesBefore
+    // The fallback writes every frame through res.write; the fast path none.
+    expect(writes).toBe(wrapped ? 5001 : 0)
+    channel.close()
+  }, 60_000)
+
+  test(`${path}: res.end() racing a broadcast ends the stream cleanly after whole frames`, async () => {
+    const channel = createChannel()
+    const url = await serve((session) => void channel.join(session), { wrapped })
+    const body = readBody(url)
+    while (channel.size === 0) await nextTurn()
+    const payload = 'y'.repeat(500)
+    let expected = encode({ retry: 1000 })
+    for (let i = 0; i < 200; i++) {
+      // Frames still queued in the socket when the end is written.
+      void channel.broadcast(`${i}:${payload}`, { event: 'tick', id: String(i) })
+      expected += frameOf(i, payload)
+      if (i === 150) for (const session of channel.sessions()) session.close()
+    }
+    const received = await body
+    // Everything written before close() arrives, then a clean end: no later
+    // frame, no torn frame, no framing error.
+    expect(received).toBe(expected.slice(0, expected.indexOf(frameOf(151, payload))))
+    channel.close()
+  })
+}

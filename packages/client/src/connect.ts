@@ -686,13 +686,13 @@ function isEventStream(contentType: string | null): boolean {
   return essence.trim().toLowerCase() === 'text/event-stream'
 }
 
+const textEncoder = /* @__PURE__ */ new TextEncoder()
+
 /**
  * A header value must be a ByteString. Browsers send the id's UTF-8 bytes,
  * so do the same: one char per byte (`readLastEventId` in `@sse/core`
  * decodes them back). ASCII ids, the common case, pass through as they are.
  */
-const textEncoder = /* @__PURE__ */ new TextEncoder()
-
 function utf8ByteString(id: string): string {
   let ascii = true
   for (let i = 0; i < id.length && ascii; i++) ascii = id.charCodeAt(i) < 0x80

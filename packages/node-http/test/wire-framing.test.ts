@@ -68,31 +68,30 @@ function readBody(url: string, pauseMs = 0): Promise<string> {
 const frameOf = (i: number, payload: string): string =>
   encode({ data: `${i}:${payload}`, id: String(i), event: 'tick' })
 
+/** A channel with one client connected through the path under test, reading the wire. */
+async function oneClient(wrapped: boolean, pauseMs = 0) {
+  const channel = createChannel()
+  const url = await serve((session) => void channel.join(session), { wrapped })
+  const body = readBody(url, pauseMs)
+  while (channel.size === 0) await nextTurn()
+  const session: Session = channel.sessions().next().value!
+  return { channel, session, body, expected: encode({ retry: 1000 }) }
+}
+
 for (const wrapped of [false, true]) {
   const path = wrapped ? 'res.write fallback (a wrapped response)' : 'raw-socket fast path'
   test(`${path}: 5,000 broadcast frames under backpressure arrive as valid chunked framing, byte for byte`, async () => {
-    const channel = createChannel()
-    const done: Session[] = []
-    const url = await serve(
-      (session) => {
-        done.push(session)
-        void channel.join(session)
-      },
-      { wrapped },
-    )
     const writesBefore = WrappedResponse.writes
-    const body = readBody(url, 200)
-    while (channel.size === 0) await nextTurn()
+    let { channel, session, body, expected } = await oneClient(wrapped, 200)
     const payload = 'x'.repeat(2000)
-    let expected = encode({ retry: 1000 })
     for (let i = 0; i < 5000; i++) {
       await channel.broadcast(`${i}:${payload}`, { event: 'tick', id: String(i) })
       expected += frameOf(i, payload)
       if (i % 50 === 0) await nextTurn()
     }
     // Queued behind a full socket, not dropped.
-    expect(done[0]!.closed).toBe(false)
-    done[0]!.close()
+    expect(session.closed).toBe(false)
+    session.close()
     expect(await body).toBe(expected)
     const writes = WrappedResponse.writes - writesBefore
     // The fallback writes every frame through res.write; the fast path none.
@@ -101,22 +100,17 @@ for (const wrapped of [false, true]) {
   }, 60_000)
 
   test(`${path}: res.end() racing a broadcast ends the stream cleanly after whole frames`, async () => {
-    const channel = createChannel()
-    const url = await serve((session) => void channel.join(session), { wrapped })
-    const body = readBody(url)
-    while (channel.size === 0) await nextTurn()
+    let { channel, session, body, expected } = await oneClient(wrapped)
     const payload = 'y'.repeat(500)
-    let expected = encode({ retry: 1000 })
     for (let i = 0; i < 200; i++) {
       // Frames still queued in the socket when the end is written.
       void channel.broadcast(`${i}:${payload}`, { event: 'tick', id: String(i) })
       expected += frameOf(i, payload)
-      if (i === 150) for (const session of channel.sessions()) session.close()
+      if (i === 150) session.close()
     }
-    const received = await body
     // Everything written before close() arrives, then a clean end: no later
     // frame, no torn frame, no framing error.
-    expect(received).toBe(expected.slice(0, expected.indexOf(frameOf(151, payload))))
+    expect(await body).toBe(expected.slice(0, expected.indexOf(frameOf(151, payload))))
     channel.close()
   })
 }

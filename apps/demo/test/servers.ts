@@ -87,7 +87,15 @@ export function resumeScenario(total = 30, dropAfter = 10) {
       n++
       if (channel.size === 0) sentWhileAway++
       void channel.broadcast(String(n), { event: 'tick' })
-      if (n === dropAfter) for (const session of [...channel.sessions()]) session.close()
+      if (n === dropAfter) {
+        for (const session of [...channel.sessions()]) session.close()
+        // One tick while nobody is connected, for certain (a browser that
+        // reconnects within one interval would otherwise miss nothing): the
+        // replay has to carry it.
+        n++
+        sentWhileAway++
+        void channel.broadcast(String(n), { event: 'tick' })
+      }
       if (n === total) {
         clearInterval(timer)
         void channel.broadcast('bye', { event: 'end' })

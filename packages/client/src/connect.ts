@@ -458,11 +458,11 @@ export function connect(
       if (retryServerErrors && (status === 408 || status === 429 || status >= 500))
         return { error, retryAfter: parseRetryAfter(response.headers.get('retry-after')) }
       if ((status === 401 || status === 403) && onUnauthorized !== undefined) {
+        // Only `true` retries; a callback that throws is reported and stops.
         let again: unknown
         try {
           again = await onUnauthorized(error)
         } catch (cause) {
-          again = false
           reportError(cause)
         }
         if (closed) return undefined

@@ -1,13 +1,13 @@
 /**
  * Question: what does one broadcast to 10,000 connected clients cost, ours
- * (`Channel.broadcast`: serialize and encode once, write the same bytes to
+ * (`hub.publish`: serialize and encode once, write the same bytes to
  * every session) against better-sse's `Channel.broadcast` (which calls
  * `session.push` per session: serialize, build the frame and write, each time)?
  *
  * Both get the same kind of in-memory sink: a writer that counts frames and
  * bytes and always accepts, so the row measures the libraries, not sockets.
  */
-import { createChannel, createSession, MemoryEventStore, type SseSink } from '@sse/core'
+import { createHub, createMemoryEngine, createSession, type SseSink } from '@sse/core'
 import {
   Connection,
   createChannel as createBetterChannel,
@@ -67,14 +67,16 @@ function payload(n: number) {
 }
 
 async function setUp() {
-  const ours = createChannel()
-  const oursStored = createChannel({ store: new MemoryEventStore({ maxEvents: 1000 }) })
+  // Live only (no history kept) and with the default 1,000 events of history.
+  const ours = createHub({ engine: createMemoryEngine({ maxEvents: 0 }) })
+  const oursStored = createHub()
   const better = createBetterChannel()
   for (let i = 0; i < SESSIONS; i++) {
     // Heartbeats off for both: they do not run during a broadcast anyway.
     const session = createSession(ourSink(), { retry: false, heartbeat: false })
-    await ours.join(session)
-    await oursStored.join(createSession(ourSink(), { retry: false, heartbeat: false }))
+    await ours.subscribe(session, 'news').ready
+    await oursStored.subscribe(createSession(ourSink(), { retry: false, heartbeat: false }), 'news')
+      .ready
     better.register(
       await createBetterSession(new CountingConnection(), { keepAlive: null, retry: null }),
     )
@@ -97,14 +99,13 @@ export async function run(caseName: string): Promise<Row[]> {
   let n = 0
   const tasks: Task[] = [
     {
-      name: 'ours: Channel.broadcast',
-      fn: () =>
-        delivered(() => void ours.broadcast(payload(n++), { event: 'update', id: String(n) })),
+      name: 'ours: hub.publish, no history',
+      fn: () => delivered(() => void ours.publish('news', payload(n++), { event: 'update' })),
       expected: SESSIONS,
     },
     {
-      name: 'ours: Channel.broadcast + MemoryEventStore (replay on)',
-      fn: () => delivered(() => void oursStored.broadcast(payload(n++), { event: 'update' })),
+      name: 'ours: hub.publish + memory engine history (replay on)',
+      fn: () => delivered(() => void oursStored.publish('news', payload(n++), { event: 'update' })),
       expected: SESSIONS,
     },
     {

@@ -11,7 +11,7 @@
 import { createServer as createHttpServer, type ServerResponse } from 'node:http'
 import { createServer as createNetServer, type Server, type Socket } from 'node:net'
 import { setImmediate, setTimeout } from 'node:timers/promises'
-import { createChannel } from '@sse/core'
+import { createHub } from '@sse/core'
 import { createSession } from '@sse/node-http'
 import {
   createChannel as createBetterChannel,
@@ -50,16 +50,18 @@ function frame(seq: number, sentAt: number): string {
 }
 
 async function ours(): Promise<Contender> {
-  const channel = createChannel()
+  const hub = createHub()
   const server = createHttpServer((req, res) => {
-    void channel.join(createSession(req, res, { retry: false, heartbeat: false }))
+    hub.subscribe(createSession(req, res, { retry: false, heartbeat: false }), 'fanout')
   })
   return {
     server,
-    connections: () => channel.size,
-    publish: async (seq, sentAt) =>
-      (await channel.broadcast(payload(seq, sentAt), { event: EVENT_NAME, id: String(seq) }))
-        .delivered,
+    connections: () => hub.size,
+    publish: async (seq, sentAt) => {
+      await hub.publish('fanout', payload(seq, sentAt), { event: EVENT_NAME })
+      // Every session subscribes to the one topic; the clients count what arrived.
+      return hub.size
+    },
   }
 }
 

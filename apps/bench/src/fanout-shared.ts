@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 
 export const CONTENDERS = {
-  ours: 'ours: @sse/node-http + core Channel',
+  ours: 'ours: @sse/node-http + core hub',
   'better-sse': 'better-sse 0.16.1: Channel on node:http',
   naive: 'naive: res.write(template) over an array',
   floor: 'floor: one Buffer to each raw socket',

@@ -2,7 +2,7 @@
  * Question: with N clients connected over loopback, how fast do events reach
  * them all, at what server CPU per delivered event, with what
  * publish-to-receive latency, and how much memory does an idle connection
- * take? Ours (`@sse/node-http` sessions in a core `Channel`) against
+ * take? Ours (`@sse/node-http` sessions in a core hub, one topic) against
  * better-sse's `Channel` on node:http, a naive loop of `res.write(template)`
  * over an array of responses, and the floor: a `net.Server` that answers the
  * HTTP head once, then writes one pre-built `Buffer` to every raw socket.

@@ -1,12 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import {
-  createChannel,
-  MemoryEventStore,
-  type ParsedEvent,
-  readLastEventId,
-  type Session,
-} from '@sse/core'
+import { createHub, type ParsedEvent, readLastEventId, type Session } from '@sse/core'
 import { createSession } from '@sse/node-http'
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import {
@@ -144,24 +138,24 @@ describe('reconnection', () => {
   })
 
   test('reconnects after the server drops the connection, with Last-Event-ID and nothing missed', async () => {
-    const channel = createChannel({ store: new MemoryEventStore() })
-    cleanups.push(() => channel.close())
+    const hub = createHub()
+    cleanups.push(() => hub.close())
     const sessions: Session[] = []
     const server = await serve((req, res) => {
       const session = createSession(req, res, { retry: 20, heartbeat: false })
       sessions.push(session)
-      void channel.join(session)
+      void hub.subscribe(session, 'feed')
     })
     const stream = open(server.url, { retry: 5000 })
     const { events, errors } = record(stream, 'message')
-    await until(() => channel.size === 1)
-    for (let i = 1; i <= 3; i++) await channel.broadcast(`e${i}`)
+    await until(() => hub.size === 1)
+    for (let i = 1; i <= 3; i++) await hub.publish('feed', `e${i}`)
     await until(() => events.length === 3)
     const lastSeen = events[2]!.lastEventId
 
     sessions[0]!.close()
     // Published while the client is away: replayed on reconnect.
-    for (let i = 4; i <= 6; i++) await channel.broadcast(`e${i}`)
+    for (let i = 4; i <= 6; i++) await hub.publish('feed', `e${i}`)
     await until(() => events.length === 6)
 
     expect(events.map((event) => event.data)).toEqual(['e1', 'e2', 'e3', 'e4', 'e5', 'e6'])

@@ -1,29 +1,34 @@
-export {
-  type BroadcastOptions,
-  type BroadcastResult,
-  type Channel,
-  type ChannelOptions,
-  createChannel,
-  type GapInfo,
-  type JoinOptions,
-} from './channel'
 export { encode, encodeBytes, encodeComment, type SseEvent } from './encode'
+export {
+  type Engine,
+  type EngineEvent,
+  type FollowHandlers,
+  type Following,
+  MAX_POSITION_LENGTH,
+  MAX_SHARDS,
+  type MaybePromise,
+  type ShardEvent,
+  type ShardReadResult,
+} from './engine'
 export { SseError, type SseErrorCode } from './errors'
+export { type Cursor, formatEventId, parseEventId } from './event-id'
+export {
+  createHub,
+  type GapInfo,
+  type Hub,
+  type HubOptions,
+  type PublishOptions,
+  type SubscribeOptions,
+  type Subscription,
+} from './hub'
 export {
   type ConnectionLimiter,
   type ConnectionLimiterOptions,
   createConnectionLimiter,
   type LimitOption,
 } from './limits'
+export { createMemoryEngine, type MemoryEngineOptions } from './memory-engine'
 export { createParser, type ParsedEvent, type Parser, type ParserOptions } from './parse'
-export {
-  type EventStore,
-  type MaybePromise,
-  MemoryEventStore,
-  type MemoryEventStoreOptions,
-  type ReadAfterResult,
-  type StoredEvent,
-} from './replay'
 export {
   createSession,
   defaultSerialize,
@@ -35,6 +40,13 @@ export {
   type SlowClientPolicy,
   type SseSink,
 } from './session'
+export {
+  assertSelector,
+  assertTopic,
+  MAX_TOPIC_LENGTH,
+  MAX_TOPIC_SEGMENTS,
+  selectorMatches,
+} from './topics'
 export {
   createResponse,
   MAX_LAST_EVENT_ID_LENGTH,

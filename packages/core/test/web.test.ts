@@ -1,13 +1,13 @@
 import {
-  createChannel,
+  createHub,
   createResponse,
+  createSession,
   MAX_LAST_EVENT_ID_LENGTH,
-  MemoryEventStore,
   readLastEventId,
   type Session,
 } from '@sse/core'
 import { describe, expect, test } from 'vitest'
-import { readEvents } from './fixtures'
+import { memorySink, readEvents } from './fixtures'
 
 const url = 'http://localhost/events'
 
@@ -146,20 +146,25 @@ describe('createResponse', () => {
   })
 
   test('Last-Event-ID from the header, else ?lastEventId=, drives replay', async () => {
-    const channel = createChannel({ store: new MemoryEventStore() })
-    const ids: string[] = []
-    for (let i = 0; i < 4; i++) ids.push((await channel.broadcast(i)).id!)
+    const hub = createHub()
+    const probe = memorySink()
+    await hub.subscribe(createSession(probe, { retry: false, heartbeat: false }), 'news').ready
+    for (let i = 0; i < 4; i++) await hub.publish('news', i)
+    const ids = probe.events().map((event) => event.lastEventId)
     const viaHeader = createResponse(
       new Request(url, { headers: { 'last-event-id': ids[1]! } }),
       async (s) => {
-        await channel.join(s)
+        await hub.subscribe(s, 'news').ready
         s.close()
       },
     )
-    const viaQuery = createResponse(new Request(`${url}?lastEventId=${ids[2]}`), async (s) => {
-      await channel.join(s)
-      s.close()
-    })
+    const viaQuery = createResponse(
+      new Request(`${url}?lastEventId=${encodeURIComponent(ids[2]!)}`),
+      async (s) => {
+        await hub.subscribe(s, 'news').ready
+        s.close()
+      },
+    )
     expect((await readEvents(viaHeader.body!)).map((e) => e.data)).toEqual(['2', '3'])
     expect((await readEvents(viaQuery.body!)).map((e) => e.data)).toEqual(['3'])
   })

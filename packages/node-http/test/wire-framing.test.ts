@@ -1,6 +1,6 @@
 import http, { type IncomingMessage, ServerResponse } from 'node:http'
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { createChannel, encode, type Session } from '@sse/core'
+import { createHub, encode, type Hub, type Session } from '@sse/core'
 import { createSession } from '@sse/node-http'
 import { type ListeningServer, listen } from '@sse/test-utils'
 import { afterEach, expect, test } from 'vitest'
@@ -65,27 +65,36 @@ function readBody(url: string, pauseMs = 0): Promise<string> {
   })
 }
 
-const frameOf = (i: number, payload: string): string =>
-  encode({ data: `${i}:${payload}`, id: String(i), event: 'tick' })
-
-/** A channel with one client connected through the path under test, reading the wire. */
+/** A hub with one client connected through the path under test, reading the wire. */
 async function oneClient(wrapped: boolean, pauseMs = 0) {
-  const channel = createChannel()
-  const url = await serve((session) => void channel.join(session), { wrapped })
+  const hub = createHub()
+  const url = await serve((session) => void hub.subscribe(session, 'ticks'), { wrapped })
   const body = readBody(url, pauseMs)
-  while (channel.size === 0) await nextTurn()
-  const session: Session = channel.sessions().next().value!
-  return { channel, session, body, expected: encode({ retry: 1000 }) }
+  while (hub.size === 0) await nextTurn()
+  const subscription = hub.subscriptions().next().value!
+  await subscription.ready
+  const session: Session = subscription.session
+  const start = await hub.engine.follow(0, { event: () => undefined, reset: () => undefined }).ready
+  const epoch = start.slice(0, start.indexOf('-'))
+  // The frame the hub writes for the i-th publish: its id, then the event.
+  const frameOf = (i: number, payload: string): string =>
+    `id: 0:${epoch}-${i + 1}\n${encode({ data: `${i}:${payload}`, event: 'tick' })}`
+  const expected = encode({ retry: 1000 }) + encode({ id: `0:${start}` })
+  return { hub, session, body, expected, frameOf }
+}
+
+function publishTick(hub: Hub, i: number, payload: string): Promise<void> {
+  return hub.publish('ticks', `${i}:${payload}`, { event: 'tick' })
 }
 
 for (const wrapped of [false, true]) {
   const path = wrapped ? 'res.write fallback (a wrapped response)' : 'raw-socket fast path'
   test(`${path}: 5,000 broadcast frames under backpressure arrive as valid chunked framing, byte for byte`, async () => {
     const writesBefore = WrappedResponse.writes
-    let { channel, session, body, expected } = await oneClient(wrapped, 200)
+    let { hub, session, body, expected, frameOf } = await oneClient(wrapped, 200)
     const payload = 'x'.repeat(2000)
     for (let i = 0; i < 5000; i++) {
-      await channel.broadcast(`${i}:${payload}`, { event: 'tick', id: String(i) })
+      await publishTick(hub, i, payload)
       expected += frameOf(i, payload)
       if (i % 50 === 0) await nextTurn()
     }
@@ -94,23 +103,24 @@ for (const wrapped of [false, true]) {
     session.close()
     expect(await body).toBe(expected)
     const writes = WrappedResponse.writes - writesBefore
-    // The fallback writes every frame through res.write; the fast path none.
-    expect(writes).toBe(wrapped ? 5001 : 0)
-    channel.close()
+    // The fallback writes every frame through res.write (5,000 events, the
+    // retry hint, the starting id); the fast path none.
+    expect(writes).toBe(wrapped ? 5002 : 0)
+    hub.close()
   }, 60_000)
 
   test(`${path}: res.end() racing a broadcast ends the stream cleanly after whole frames`, async () => {
-    let { channel, session, body, expected } = await oneClient(wrapped)
+    let { hub, session, body, expected, frameOf } = await oneClient(wrapped)
     const payload = 'y'.repeat(500)
     for (let i = 0; i < 200; i++) {
       // Frames still queued in the socket when the end is written.
-      void channel.broadcast(`${i}:${payload}`, { event: 'tick', id: String(i) })
+      void publishTick(hub, i, payload)
       expected += frameOf(i, payload)
       if (i === 150) session.close()
     }
     // Everything written before close() arrives, then a clean end: no later
     // frame, no torn frame, no framing error.
     expect(await body).toBe(expected.slice(0, expected.indexOf(frameOf(151, payload))))
-    channel.close()
+    hub.close()
   })
 }

@@ -10,13 +10,13 @@ import { afterAll, beforeAll, expect, test } from 'vitest'
 // package's build (turbo: this package's test depends on ^build).
 const packagesDir = resolve(import.meta.dirname, '../..')
 const published: Record<string, string> = {
-  '@sse/core': 'createChannel',
+  '@sse/core': 'createHub',
   '@sse/node-http': 'createSession',
   '@sse/express': 'sse',
   '@sse/koa': 'sse',
   '@sse/fastify': 'fastifySse',
   '@sse/hono': 'sse',
-  '@sse/redis': 'createRedisStore',
+  '@sse/redis': 'createRedisEngine',
   '@sse/client': 'connect',
   '@sse/react': 'useEventSource',
 }
@@ -79,14 +79,14 @@ test('every package loads from require (CommonJS) with its main export', () => {
   ).toEqual(expected)
 })
 
-test('the adapters share one @sse/core: a node-http session joins a core channel over real HTTP', () => {
+test('the adapters share one @sse/core: a node-http session subscribes to a core hub over real HTTP', () => {
   const source = `const http = require('node:http')
-const { createChannel } = require('@sse/core')
+const { createHub } = require('@sse/core')
 const { createSession } = require('@sse/node-http')
-const channel = createChannel()
+const hub = createHub()
 const server = http.createServer(async (req, res) => {
-  await channel.join(createSession(req, res, { heartbeat: false }))
-  await channel.broadcast('shared')
+  await hub.subscribe(createSession(req, res, { heartbeat: false }), 'news').ready
+  await hub.publish('news', 'shared')
 })
 server.listen(0, '127.0.0.1', () => {
   http.get({ port: server.address().port, host: '127.0.0.1' }, (res) => {
@@ -94,11 +94,14 @@ server.listen(0, '127.0.0.1', () => {
     res.on('data', (chunk) => {
       text += chunk
       if (!text.includes('data: shared')) return
-      console.log(JSON.stringify({ size: String(channel.size), text }))
+      console.log(JSON.stringify({ size: String(hub.size), text }))
       res.destroy()
       server.close()
     })
   })
 })`
-  expect(run('shared.cjs', source)).toEqual({ size: '1', text: 'retry: 2000\ndata: shared\n\n' })
+  const { size, text } = run('shared.cjs', source) as { size: string; text: string }
+  expect(size).toBe('1')
+  // The retry hint, the starting position, then the event with its id.
+  expect(text).toMatch(/^retry: 2000\nid: 0:(\w+)-0\n\nid: 0:\1-1\ndata: shared\n\n$/)
 })

@@ -3,8 +3,8 @@ import http from 'node:http'
 import net from 'node:net'
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import {
-  createChannel,
-  MemoryEventStore,
+  createHub,
+  createMemoryEngine,
   type ParsedEvent,
   type Session,
   type SessionOptions,
@@ -53,9 +53,9 @@ const SLOW_QUEUE_BOUND = 64 * 1024
 
 /** Defines the whole contract suite for one adapter. Call it at a test file's top level. */
 export function runAdapterContract(adapter: AdapterUnderTest): void {
-  const replayChannel = createChannel({ store: new MemoryEventStore({ maxEvents: 10_000 }) })
-  const churnChannel = createChannel()
-  const fireChannel = createChannel()
+  const replayHub = createHub({ engine: createMemoryEngine({ maxEvents: 10_000 }) })
+  const churnHub = createHub()
+  const fireHub = createHub()
   const open = new Set<Session>()
   const fireSessions: Session[] = []
   let slowClientReports = 0
@@ -90,9 +90,9 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       session.send(session.lastEventId ?? '(none)')
       session.close()
     }),
-    route('/replay', { retry: 20, heartbeat: false }, (session) => replayChannel.join(session)),
-    route('/channel', {}, async (session) => {
-      await churnChannel.join(session)
+    route('/replay', { retry: 20, heartbeat: false }, (session) => replayHub.subscribe(session, 'replay').ready),
+    route('/churn', {}, async (session) => {
+      await churnHub.subscribe(session, 'churn').ready
       session.send('hello')
     }),
     route(
@@ -106,7 +106,7 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       },
       (session) => {
         fireSessions.push(session)
-        return fireChannel.join(session)
+        return fireHub.subscribe(session, 'fire').ready
       },
     ),
     route('/paced', { heartbeat: false }, (session) => {
@@ -204,13 +204,13 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       let opens = 0
       source.addEventListener('open', () => opens++)
       source.addEventListener('message', (event) => received.push(event.data))
-      await settle(() => opens === 1 && replayChannel.size === 1)
+      await settle(() => opens === 1 && replayHub.size === 1)
       let published = 0
       const publisher = setInterval(() => {
         if (published >= total) return
-        void replayChannel.broadcast(String(published++))
+        void replayHub.publish('replay', String(published++))
         // Drop every connection after every 7th event, mid-stream.
-        if (published % 7 === 0) for (const session of replayChannel.sessions()) session.close()
+        if (published % 7 === 0) for (const { session } of replayHub.subscriptions()) session.close()
       }, 8)
       try {
         await settle(() => received.length >= total, 15_000)
@@ -231,7 +231,7 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       }
       const processListeners = () =>
         process.eventNames().reduce((sum, name) => sum + process.listenerCount(name), 0)
-      await settle(() => churnChannel.size === 0 && open.size === 0)
+      await settle(() => churnHub.size === 0 && open.size === 0)
       const before = { resources: resources(), listeners: processListeners() }
       // Every timer created from here on, until it fires or is cleared. This
       // also sees unref'd timers (heartbeats), which getActiveResourcesInfo
@@ -248,7 +248,7 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
 
       for (let i = 0; i < 1000; i++) {
         await new Promise<void>((resolve, reject) => {
-          const req = http.get(`${server.url}/channel`, { agent: false }, (res) => {
+          const req = http.get(`${server.url}/churn`, { agent: false }, (res) => {
             res.once('data', () => {
               req.destroy()
               resolve()
@@ -257,9 +257,9 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
           req.on('error', reject)
         })
       }
-      await settle(() => churnChannel.size === 0 && open.size === 0 && liveTimers.size === 0)
+      await settle(() => churnHub.size === 0 && open.size === 0 && liveTimers.size === 0)
       timerHook.disable()
-      expect(churnChannel.size).toBe(0)
+      expect(churnHub.size).toBe(0)
       expect(open.size).toBe(0)
       expect(liveTimers.size).toBe(0)
       // Earlier tests' sockets may still be closing, so the baseline can only
@@ -284,10 +284,10 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
         until: (c) => c.events.length >= total,
         timeoutMs: 30_000,
       })
-      await settle(() => fireChannel.size === 2)
+      await settle(() => fireHub.size === 2)
       let maxQueued = 0
       for (let i = 0; i < total; i++) {
-        await fireChannel.broadcast(`${i}:${payload}`)
+        await fireHub.publish('fire', `${i}:${payload}`)
         for (const session of fireSessions) maxQueued = Math.max(maxQueued, session.queuedBytes)
         if (i % 20 === 0) await nextTurn()
       }

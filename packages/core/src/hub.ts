@@ -1,0 +1,724 @@
+/**
+ * The hub: sessions subscribe to topic selectors, events are published to
+ * topics, and one Last-Event-ID resumes every topic of a connection.
+ *
+ * A subscription's life:
+ *
+ *   subscribe ──► holding ──(shards followed, history read)──► live ──► gone
+ *                    │ live events for it are held, then written
+ *                    │ after the replay, so none is lost or twice
+ *
+ * The hub follows each shard that some subscription needs (an exact topic
+ * needs its shard, a pattern needs all of them) and keeps the position of
+ * the last event it saw on each: that cursor, formatted, is the id of every
+ * frame it writes, so a broadcast is still encoded once for all sessions.
+ */
+
+import { encode } from './encode'
+import type { Engine, Following, ShardEvent, ShardReadResult } from './engine'
+import { SseError } from './errors'
+import { type Cursor, formatEventId, parseEventId } from './event-id'
+import { createMemoryEngine } from './memory-engine'
+import { backgroundTimer, defaultSerialize, fanOutClock, kOnClose, type Session } from './session'
+import { assertSelector, assertTopic, isPattern, selectorMatches, TopicIndex } from './topics'
+
+/** Options for {@link createHub}. */
+export interface HubOptions {
+  /**
+   * Where events are logged and how they reach every process.
+   *
+   * @defaultValue `createMemoryEngine()`: one process, 1,000 events of history
+   */
+  engine?: Engine
+  /** Turns published data into text. @defaultValue strings as they are, else `JSON.stringify` */
+  serialize?: (data: unknown) => string
+  /**
+   * The event sent to a client that cannot be resumed (its Last-Event-ID
+   * expired, is unknown or forged, the engine failed, or lost events in a
+   * failover), so it never misses events silently. Its data is JSON
+   * `{ lastEventId, reason }`; its id resumes from now. `false` sends nothing.
+   *
+   * @defaultValue 'resync'
+   */
+  resyncEvent?: string | false
+  /** Called when a session cannot be resumed (before `resyncEvent` is sent). */
+  onGap?: (session: Session, gap: GapInfo) => void
+  /** Called when the engine fails for a session (reading history) or for everyone (following a shard). */
+  onError?: (error: SseError, session?: Session) => void
+  /**
+   * The most bytes of live events held for one session while its history is
+   * read; past it, the session is closed (it reconnects and replays again).
+   *
+   * @defaultValue 1_048_576
+   */
+  maxReplayBufferBytes?: number
+  /** The most selectors one subscription may hold. @defaultValue 64 */
+  maxSelectors?: number
+  /** The most topics one event may be published to. @defaultValue 16 */
+  maxTopicsPerEvent?: number
+}
+
+/** Why a session could not be resumed. */
+export interface GapInfo {
+  /** The Last-Event-ID it reconnected with, if any. */
+  lastEventId: string | undefined
+  /**
+   * `expired`: retention dropped events it needs; `unknown`: not an id this
+   * hub could have sent (or another deployment's); `error`: the engine
+   * failed; `reset`: the engine lost events it had already delivered.
+   */
+  reason: 'expired' | 'unknown' | 'error' | 'reset'
+}
+
+/** Options for {@link Hub.subscribe}. */
+export interface SubscribeOptions {
+  /** Resume after this id instead of the session's own `lastEventId`. */
+  lastEventId?: string | undefined
+}
+
+/** Options for {@link Hub.publish}. */
+export interface PublishOptions {
+  /** The event type. */
+  event?: string | undefined
+}
+
+/** One session's selectors in a hub. */
+export interface Subscription {
+  /** The subscribed session. */
+  readonly session: Session
+  /** Its selectors now. */
+  readonly selectors: ReadonlySet<string>
+  /**
+   * Resolves once the replay (or, without a Last-Event-ID, the starting
+   * position) has been written and live events flow.
+   */
+  readonly ready: Promise<void>
+  /**
+   * Adds selectors; events published from now on that they match are
+   * delivered (no replay of older ones). Resolves once they are live.
+   * Throws a `TypeError` for an invalid selector or too many.
+   */
+  add(selectors: string | Iterable<string>): Promise<void>
+  /** Removes selectors; nothing they alone matched is delivered after this returns. */
+  remove(selectors: string | Iterable<string>): void
+  /** Removes the session from the hub (it stays open). */
+  unsubscribe(): void
+}
+
+/** Topics and subscriptions over one engine. */
+export interface Hub {
+  /** The engine events go through. */
+  readonly engine: Engine
+  /** How many sessions are subscribed. */
+  readonly size: number
+  /** The current subscriptions. */
+  subscriptions(): IterableIterator<Subscription>
+  /**
+   * Subscribes a session to selectors (topics, or patterns with `*` and a
+   * trailing `**`). With a Last-Event-ID it first receives every event after
+   * it that the selectors match, then live ones, none lost or twice. The
+   * selectors are the authorization boundary: nothing they do not match is
+   * ever sent, live or replayed. Throws a `TypeError` for an invalid selector,
+   * too many, or a session already subscribed. On a closed hub the session
+   * is closed instead (its client reconnects, to another instance).
+   */
+  subscribe(
+    session: Session,
+    selectors: string | Iterable<string>,
+    options?: SubscribeOptions,
+  ): Subscription
+  /**
+   * Publishes an event to one or more topics: every session whose selectors
+   * match any of them receives it once, in every process on the engine.
+   * Throws a `TypeError` for an invalid topic or data that cannot be
+   * serialized; rejects with `SSE_STORE` when the engine fails.
+   */
+  publish(topics: string | Iterable<string>, data: unknown, options?: PublishOptions): Promise<void>
+  /** Stops following every shard and closes every session. Idempotent. */
+  close(): void
+}
+
+/** A live event held for a session while its history is read. */
+interface Held {
+  shard: number
+  position: string
+  body: string
+}
+
+/** A shard this hub follows. */
+interface Shard {
+  refs: number
+  following: Following
+  // Where following started, once known.
+  start: string | undefined
+  // The position of the last event seen (or where following started).
+  cursor: string | undefined
+  ready: Promise<void>
+  // Subscriptions waiting for the cursor to reach a position (see catchUp).
+  waiters: Array<{ position: string; done: () => void }>
+}
+
+/** How long a resuming session waits for this process to reach its position. */
+const CATCH_UP_TIMEOUT = 10_000
+
+const textEncoder = /* @__PURE__ */ new TextEncoder()
+
+/**
+ * Creates a hub.
+ *
+ * @example
+ * ```ts
+ * const hub = createHub()
+ * hub.subscribe(session, ['users/42', 'rooms/lobby', 'orders/*'])
+ * await hub.publish('users/42', { text: 'hello' }, { event: 'notification' })
+ * ```
+ */
+export function createHub(options: HubOptions = {}): Hub {
+  const engine = options.engine ?? createMemoryEngine()
+  const serialize = options.serialize ?? defaultSerialize
+  const resyncEvent = options.resyncEvent ?? 'resync'
+  const maxHeld = options.maxReplayBufferBytes ?? 1_048_576
+  const maxSelectors = options.maxSelectors ?? 64
+  const maxTopics = options.maxTopicsPerEvent ?? 16
+  if (!(Number.isInteger(maxSelectors) && maxSelectors >= 1)) {
+    throw new TypeError('createHub: `maxSelectors` must be an integer >= 1')
+  }
+  if (!(Number.isInteger(maxTopics) && maxTopics >= 1)) {
+    throw new TypeError('createHub: `maxTopicsPerEvent` must be an integer >= 1')
+  }
+  const allShards = Array.from({ length: engine.shards }, (_, shard) => shard)
+  const index = new TopicIndex<Member>()
+  const members = new Map<Session, Member>()
+  const shards = new Map<number, Shard>()
+  let stamp = 0
+  let closed = false
+  // The formatted cursor of every followed shard; undefined when stale.
+  let currentId: string | undefined
+
+  function report(error: unknown, session?: Session): void {
+    options.onError?.(storeError(error), session)
+  }
+
+  function shardsOf(selector: string): readonly number[] {
+    return isPattern(selector) ? allShards : [engine.shardOf(selector)]
+  }
+
+  function cursorOf(wanted: Iterable<number>): Cursor {
+    const cursor: Cursor = new Map()
+    for (const shard of wanted) {
+      const position = shards.get(shard)?.cursor
+      if (position !== undefined) cursor.set(shard, position)
+    }
+    return cursor
+  }
+
+  function processId(): string {
+    currentId ??= formatEventId(cursorOf(shards.keys()))
+    return currentId
+  }
+
+  // --- following shards ----------------------------------------------------
+
+  function ref(shard: number): void {
+    const known = shards.get(shard)
+    if (known !== undefined) {
+      known.refs++
+      return
+    }
+    const state: Shard = {
+      refs: 1,
+      following: undefined!,
+      start: undefined,
+      cursor: undefined,
+      ready: undefined!,
+      waiters: [],
+    }
+    shards.set(shard, state)
+    state.following = engine.follow(shard, {
+      event: (event) => deliver(shard, state, event),
+      reset: (position) => resetShard(shard, state, position),
+    })
+    state.ready = state.following.ready.then((position) => {
+      state.start = position
+      if (state.cursor === undefined && shards.get(shard) === state) {
+        state.cursor = position
+        currentId = undefined
+      }
+    })
+    // Failures reach the subscriptions waiting on `ready`; this only keeps
+    // an unobserved rejection from surfacing as unhandled.
+    state.ready.catch(() => undefined)
+  }
+
+  function unref(shard: number): void {
+    const state = shards.get(shard)
+    if (state === undefined || --state.refs > 0) return
+    shards.delete(shard)
+    currentId = undefined
+    state.following.stop()
+    for (const waiter of state.waiters) waiter.done()
+  }
+
+  /**
+   * Resolves once this process has seen `position` on `shard`: a client may
+   * come from a process that is ahead of this one by the engine's delivery
+   * lag, and must not be sent an id older than the one it holds.
+   */
+  function catchUp(shard: number, position: string): Promise<void> | undefined {
+    const state = shards.get(shard)!
+    if (engine.compare(state.cursor!, position) >= 0) return undefined
+    return new Promise((resolve, reject) => {
+      const timer = backgroundTimer(() => {
+        state.waiters = state.waiters.filter((waiter) => waiter.done !== done)
+        reject(
+          new SseError(
+            'SSE_STORE',
+            `Shard ${shard} did not reach ${position} within ${CATCH_UP_TIMEOUT} ms`,
+          ),
+        )
+      }, CATCH_UP_TIMEOUT)
+      const done = (): void => {
+        clearTimeout(timer)
+        resolve()
+      }
+      state.waiters.push({ position, done })
+    })
+  }
+
+  // --- live delivery ---------------------------------------------------------
+
+  function deliver(shard: number, state: Shard, event: ShardEvent): void {
+    if (shards.get(shard) !== state) return
+    state.cursor = event.position
+    currentId = undefined
+    if (state.waiters.length > 0) {
+      state.waiters = state.waiters.filter((waiter) => {
+        if (engine.compare(event.position, waiter.position) < 0) return true
+        waiter.done()
+        return false
+      })
+    }
+    if (members.size === 0) return
+    const mark = ++stamp
+    let body: string | undefined
+    let frame: Uint8Array | undefined
+    fanOutClock.now = Date.now()
+    try {
+      forEachOwner(event, shard, mark, (member) => {
+        if (body === undefined) body = bodyOf(event)
+        if (body === undefined) return
+        if (member.held !== undefined) {
+          member.hold({ shard, position: event.position, body })
+          return
+        }
+        frame ??= textEncoder.encode('id: ' + processId() + '\n' + body)
+        member.session.write(frame)
+      })
+    } finally {
+      fanOutClock.now = 0
+    }
+  }
+
+  /**
+   * Calls `visit` for each member that takes this copy of the event: it
+   * matches one of the event's topics, and the lowest shard among the topics
+   * it matches is this copy's shard. Each member once (the stamp).
+   */
+  function forEachOwner(
+    event: ShardEvent,
+    shard: number,
+    mark: number,
+    visit: (member: Member) => void,
+  ): void {
+    const topics = event.topics
+    if (topics.length === 1) {
+      index.match(topics[0]!, (member) => {
+        if (member.stamp === mark) return
+        member.stamp = mark
+        visit(member)
+      })
+      return
+    }
+    const byShard = topics
+      .map((topic) => ({ topic, shard: engine.shardOf(topic) }))
+      .sort((a, b) => a.shard - b.shard)
+    for (const { topic, shard: owner } of byShard) {
+      index.match(topic, (member) => {
+        if (member.stamp === mark) return
+        member.stamp = mark
+        if (owner === shard) visit(member)
+      })
+    }
+  }
+
+  /**
+   * Whether `member` takes this copy of a replayed event: the replay twin of
+   * forEachOwner, asked of one member (its selectors, not the index).
+   */
+  function takes(member: Member, event: ShardEvent, shard: number): boolean {
+    let owner: number | undefined
+    for (const topic of event.topics) {
+      if (!member.matches(topic)) continue
+      const topicShard = engine.shardOf(topic)
+      if (owner === undefined || topicShard < owner) owner = topicShard
+    }
+    return owner === shard
+  }
+
+  function bodyOf(event: ShardEvent): string | undefined {
+    try {
+      return encode({ data: event.data, event: event.event })
+    } catch (error) {
+      // Another process (or whoever writes to the engine) logged an event no
+      // hub would publish: skip it rather than corrupt streams.
+      report(error)
+      return undefined
+    }
+  }
+
+  function resetShard(shard: number, state: Shard, position: string): void {
+    if (shards.get(shard) !== state) return
+    state.cursor = position
+    currentId = undefined
+    for (const member of members.values()) {
+      if (!member.needs(shard)) continue
+      if (member.held !== undefined) member.resetWhileHeld = true
+      else resync(member, undefined, 'reset')
+    }
+  }
+
+  function resync(member: Member, lastEventId: string | undefined, reason: GapInfo['reason']) {
+    const session = member.session
+    options.onGap?.(session, { lastEventId, reason })
+    if (resyncEvent === false) {
+      session.write(textEncoder.encode('id: ' + processId() + '\n\n'))
+      return
+    }
+    const data = JSON.stringify({ lastEventId: lastEventId ?? null, reason })
+    session.write(textEncoder.encode(encode({ data, event: resyncEvent, id: processId() })))
+  }
+
+  // --- subscriptions ---------------------------------------------------------
+
+  class Member implements Subscription {
+    readonly session: Session
+    readonly selectors = new Set<string>()
+    ready: Promise<void> = Promise.resolve()
+    // How many of this member's selectors need each shard.
+    readonly #shardRefs = new Map<number, number>()
+    held: Held[] | undefined = []
+    heldBytes = 0
+    resetWhileHeld = false
+    stamp = 0
+    unwatch: () => void = () => undefined
+
+    constructor(session: Session) {
+      this.session = session
+    }
+
+    needs(shard: number): boolean {
+      return this.#shardRefs.has(shard)
+    }
+
+    matches(topic: string): boolean {
+      if (this.selectors.has(topic)) return true
+      for (const selector of this.selectors) {
+        if (isPattern(selector) && selectorMatches(selector, topic)) return true
+      }
+      return false
+    }
+
+    neededShards(): number[] {
+      return [...this.#shardRefs.keys()]
+    }
+
+    hold(held: Held): void {
+      this.heldBytes += held.body.length
+      if (this.heldBytes > maxHeld) {
+        this.session.close()
+        return
+      }
+      this.held!.push(held)
+    }
+
+    /** Indexes already validated selectors; returns the shards that became needed. */
+    attach(selectors: readonly string[]): number[] {
+      const added: number[] = []
+      for (const selector of selectors) {
+        if (this.selectors.has(selector)) continue
+        this.selectors.add(selector)
+        index.add(selector, this)
+        for (const shard of shardsOf(selector)) {
+          const count = this.#shardRefs.get(shard) ?? 0
+          this.#shardRefs.set(shard, count + 1)
+          if (count === 0) {
+            ref(shard)
+            added.push(shard)
+          }
+        }
+      }
+      return added
+    }
+
+    detach(selectors: Iterable<string>): void {
+      for (const selector of selectors) {
+        if (!this.selectors.delete(selector)) continue
+        index.remove(selector, this)
+        for (const shard of shardsOf(selector)) {
+          const count = this.#shardRefs.get(shard)! - 1
+          if (count > 0) this.#shardRefs.set(shard, count)
+          else {
+            this.#shardRefs.delete(shard)
+            unref(shard)
+          }
+        }
+      }
+    }
+
+    add(selectors: string | Iterable<string>): Promise<void> {
+      const list = validSelectors(selectors, 'add')
+      if (new Set([...this.selectors, ...list]).size > maxSelectors) {
+        throw new TypeError(`add: more than ${maxSelectors} selectors (maxSelectors)`)
+      }
+      return this.ready.then(async () => {
+        if (members.get(this.session) !== this) return
+        const added = this.attach(list)
+        if (added.length === 0) return
+        await Promise.all(added.map((shard) => shards.get(shard)?.ready))
+        // The id now covers the new shards: a reconnect resumes them too.
+        if (members.get(this.session) === this && this.held === undefined) {
+          this.session.write(textEncoder.encode('id: ' + processId() + '\n\n'))
+        }
+      })
+    }
+
+    remove(selectors: string | Iterable<string>): void {
+      this.detach(typeof selectors === 'string' ? [selectors] : [...selectors])
+    }
+
+    unsubscribe(): void {
+      if (members.get(this.session) !== this) return
+      members.delete(this.session)
+      this.unwatch()
+      this.held = undefined
+      this.detach([...this.selectors])
+    }
+  }
+
+  function validSelectors(selectors: string | Iterable<string>, what: string): string[] {
+    if (typeof selectors !== 'string' && typeof selectors?.[Symbol.iterator] !== 'function') {
+      throw new TypeError(`${what}: selectors must be a string or an iterable of strings`)
+    }
+    const list = typeof selectors === 'string' ? [selectors] : [...selectors]
+    const distinct = [
+      ...new Set(list.map((selector) => assertSelector(selector, `${what}: selector`))),
+    ]
+    if (distinct.length > maxSelectors) {
+      throw new TypeError(
+        `${what}: ${distinct.length} selectors, more than ${maxSelectors} (maxSelectors)`,
+      )
+    }
+    return distinct
+  }
+
+  function subscribe(
+    session: Session,
+    selectors: string | Iterable<string>,
+    subscribeOptions: SubscribeOptions = {},
+  ): Subscription {
+    const list = validSelectors(selectors, 'subscribe')
+    if (members.has(session)) {
+      throw new TypeError('subscribe: this session is already subscribed; use subscription.add()')
+    }
+    const member = new Member(session)
+    if (closed || session.closed) {
+      // A request that raced a shutdown is not a mistake: end its stream, and
+      // the client reconnects (to another instance behind a load balancer).
+      member.held = undefined
+      session.close()
+      return member
+    }
+    members.set(session, member)
+    member.unwatch = watchClose(session, () => member.unsubscribe())
+    member.attach(list)
+    const lastEventId =
+      'lastEventId' in subscribeOptions ? subscribeOptions.lastEventId : session.lastEventId
+    member.ready = start(member, lastEventId)
+    return member
+  }
+
+  /** Holds live events, reads history, then writes both in order and goes live. */
+  async function start(member: Member, lastEventId: string | undefined): Promise<void> {
+    const session = member.session
+    const alive = (): boolean => members.get(session) === member && !session.closed
+    const needed = member.neededShards()
+    // Where this session stands on each shard: its Last-Event-ID, or for a
+    // new session the hub's positions now (for shards whose following only
+    // just started: where it starts, filled in once known).
+    let base: Cursor | undefined
+    let gap: GapInfo['reason'] | undefined
+    if (lastEventId === undefined) base = cursorOf(needed)
+    else {
+      base = parseEventId(lastEventId, engine.shards, engine.isPosition)
+      if (base === undefined || needed.some((shard) => !base!.has(shard))) gap = 'unknown'
+    }
+    const reads = new Map<number, ShardReadResult>()
+    try {
+      await Promise.all(needed.map((shard) => shards.get(shard)!.ready))
+      if (!alive()) return
+      if (lastEventId === undefined) {
+        for (const shard of needed)
+          if (!base!.has(shard)) base!.set(shard, shards.get(shard)!.start!)
+      } else if (gap === undefined) {
+        const from = base!
+        await Promise.all(
+          needed.map(async (shard) => reads.set(shard, await engine.read(shard, from.get(shard)!))),
+        )
+        if (!alive()) return
+        for (const result of reads.values()) if (result.gap) gap ??= result.reason
+        if (gap === undefined) {
+          await Promise.all(needed.map((shard) => catchUp(shard, from.get(shard)!)))
+        }
+      }
+    } catch (error) {
+      report(error, session)
+      gap = 'error'
+    }
+    if (!alive()) return
+    // From here to the end nothing awaits: no live event can slip in between.
+    const held = member.held!
+    member.held = undefined
+    member.heldBytes = 0
+    if (member.resetWhileHeld) gap = 'reset'
+    if (gap !== undefined) {
+      resync(member, lastEventId, gap)
+      return
+    }
+    writeInOrder(member, base!, pending(member, base!, reads, held))
+    session.write(textEncoder.encode('id: ' + processId() + '\n\n'))
+  }
+
+  /**
+   * What the session is owed, per shard: history after its position up to
+   * the hub's cursor, then held live events the history did not include.
+   */
+  function pending(
+    member: Member,
+    base: Cursor,
+    reads: Map<number, ShardReadResult>,
+    held: Held[],
+  ): Array<{ shard: number; position: string; body: string | undefined; event?: ShardEvent }> {
+    const out: Array<{
+      shard: number
+      position: string
+      body: string | undefined
+      event?: ShardEvent
+    }> = []
+    const readThrough = new Map<number, string>(base)
+    for (const [shard, result] of reads) {
+      if (result.gap) continue
+      const cursor = shards.get(shard)!.cursor!
+      for (const event of result.events) {
+        // Newer than the cursor: live delivery will bring it.
+        if (engine.compare(event.position, cursor) > 0) break
+        readThrough.set(shard, event.position)
+        if (takes(member, event, shard))
+          out.push({ shard, position: event.position, body: undefined, event })
+      }
+    }
+    for (const item of held) {
+      const through = readThrough.get(item.shard)
+      if (through === undefined || engine.compare(item.position, through) > 0) out.push(item)
+    }
+    // Across shards in time order; within a shard positions order exactly (stable sort).
+    return out.sort((a, b) => engine.compare(a.position, b.position))
+  }
+
+  function writeInOrder(member: Member, base: Cursor, items: ReturnType<typeof pending>): void {
+    const running: Cursor = new Map(base)
+    for (const item of items) {
+      const body = item.body ?? bodyOf(item.event!)
+      running.set(item.shard, item.position)
+      if (body === undefined) continue
+      member.session.write(textEncoder.encode('id: ' + formatEventId(running) + '\n' + body))
+    }
+  }
+
+  function publish(
+    topics: string | Iterable<string>,
+    data: unknown,
+    publishOptions: PublishOptions = {},
+  ): Promise<void> {
+    if (closed) throw new TypeError('publish: the hub is closed')
+    if (typeof topics !== 'string' && typeof topics?.[Symbol.iterator] !== 'function') {
+      throw new TypeError('publish: topics must be a string or an iterable of strings')
+    }
+    const list = [
+      ...new Set(
+        (typeof topics === 'string' ? [topics] : [...topics]).map((topic) =>
+          assertTopic(topic, 'publish: topic'),
+        ),
+      ),
+    ]
+    if (list.length === 0) throw new TypeError('publish: at least one topic is required')
+    if (list.length > maxTopics) {
+      throw new TypeError(
+        `publish: ${list.length} topics, more than ${maxTopics} (maxTopicsPerEvent)`,
+      )
+    }
+    const event = publishOptions.event
+    // Validates the event type now, before anything is logged.
+    if (event !== undefined) encode({ event })
+    const text = serialize(data)
+    const targets = [...new Set(list.map((topic) => engine.shardOf(topic)))].sort((a, b) => a - b)
+    try {
+      const appended = engine.append(targets, { topics: list, data: text, event })
+      if (appended === undefined) return Promise.resolve()
+      return Promise.resolve(appended).then(
+        () => undefined,
+        (error: unknown) => Promise.reject(storeError(error)),
+      )
+    } catch (error) {
+      return Promise.reject(storeError(error))
+    }
+  }
+
+  function close(): void {
+    if (closed) return
+    closed = true
+    for (const state of shards.values()) state.following.stop()
+    shards.clear()
+    for (const member of [...members.values()]) {
+      member.unsubscribe()
+      member.session.close()
+    }
+  }
+
+  return {
+    engine,
+    get size() {
+      return members.size
+    },
+    subscriptions: () => members.values(),
+    subscribe,
+    publish,
+    close,
+  }
+}
+
+/**
+ * Calls `onClose` when the session closes; returns an unwatch function. Our
+ * sessions have a cheap internal hook; any other `Session` implementation is
+ * watched through its signal.
+ */
+function watchClose(session: Session, onClose: () => void): () => void {
+  const hook = (session as { [kOnClose]?: (listener: () => void) => () => void })[kOnClose]
+  if (hook !== undefined) return hook.call(session, onClose)
+  session.signal.addEventListener('abort', onClose, { once: true })
+  return () => session.signal.removeEventListener('abort', onClose)
+}
+
+function storeError(error: unknown): SseError {
+  if (error instanceof SseError) return error
+  return new SseError('SSE_STORE', 'The engine failed', { cause: error })
+}

@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs'
+import { expect, test } from 'vitest'
+import { GET, hub, notify, orderShipped } from '../examples/topics'
+
+const url = 'http://localhost/events'
+
+function connect(user: string, lastEventId?: string): { response: Response; abort(): void } {
+  const controller = new AbortController()
+  const headers: Record<string, string> = { 'x-user-id': user }
+  if (lastEventId !== undefined) headers['last-event-id'] = lastEventId
+  const response = GET(new Request(url, { headers, signal: controller.signal }))
+  return { response, abort: () => controller.abort() }
+}
+
+test('the README topics example: private, shared and pattern topics over one connection, resumed with one id', async () => {
+  expect(GET(new Request(url)).status).toBe(401)
+  const ada = connect('ada')
+  const bob = connect('bob')
+  const adaBody = ada.response.body!.getReader()
+  const bobBody = bob.response.body!.getReader()
+  const decoder = new TextDecoder()
+  let adaText = ''
+  let bobText = ''
+  const pump = async (r: ReadableStreamDefaultReader<Uint8Array>, add: (t: string) => void) => {
+    for (;;) {
+      const { done, value } = await r.read().catch(() => ({ done: true, value: undefined }))
+      if (done) return
+      add(decoder.decode(value))
+    }
+  }
+  void pump(adaBody, (t) => (adaText += t))
+  void pump(bobBody, (t) => (bobText += t))
+  await expect.poll(() => hub.size).toBe(2)
+  await notify('ada', 'for ada')
+  await orderShipped('7', 'bob')
+  await hub.publish('rooms/lobby', 'hello lobby')
+  await expect
+    .poll(() => adaText.includes('hello lobby') && bobText.includes('hello lobby'))
+    .toBe(true)
+  const dataOf = (text: string) => [...text.matchAll(/^data: (.*)$/gm)].map((m) => m[1])
+  expect(dataOf(adaText)).toEqual(['{"text":"for ada"}', '{"orderId":"7"}', 'hello lobby'])
+  expect(dataOf(bobText)).toEqual(['{"orderId":"7"}', 'hello lobby'])
+
+  // Ada drops; what is published meanwhile arrives on her reconnect, once.
+  const lastId = [...adaText.matchAll(/^id: (.*)$/gm)].at(-1)![1]!
+  ada.abort()
+  await expect.poll(() => hub.size).toBe(1)
+  await notify('ada', 'while away')
+  await notify('bob', 'not for ada')
+  const again = connect('ada', lastId)
+  let againText = ''
+  void pump(again.response.body!.getReader(), (t) => (againText += t))
+  await expect.poll(() => againText.includes('while away')).toBe(true)
+  await hub.publish('rooms/lobby', 'live again')
+  await expect.poll(() => againText.includes('live again')).toBe(true)
+  expect(dataOf(againText)).toEqual(['{"text":"while away"}', 'live again'])
+  again.abort()
+  bob.abort()
+  await expect.poll(() => hub.size).toBe(0)
+})
+
+test('the README shows the example file as it is', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const source = readFileSync(new URL('../examples/topics.ts', import.meta.url), 'utf8')
+  expect(readme).toContain(source.trim())
+})

@@ -391,11 +391,21 @@ export function createHub(options: HubOptions = {}): Hub {
     const session = member.session
     options.onGap?.(session, { lastEventId, reason })
     if (resyncEvent === false) {
-      session.write(textEncoder.encode('id: ' + processId() + '\n\n'))
+      writePosition(session)
       return
     }
     const data = JSON.stringify({ lastEventId: lastEventId ?? null, reason })
     session.write(textEncoder.encode(encode({ data, event: resyncEvent, id: processId() })))
+  }
+
+  /**
+   * Writes the hub's position as an id-only frame: it dispatches no event,
+   * but the client's Last-Event-ID becomes it, so a reconnect resumes from
+   * here even if no event came since.
+   */
+  function writePosition(session: Session): void {
+    const id = processId()
+    if (id !== '') session.write(textEncoder.encode('id: ' + id + '\n\n'))
   }
 
   // --- subscriptions ---------------------------------------------------------
@@ -487,7 +497,7 @@ export function createHub(options: HubOptions = {}): Hub {
         await Promise.all(added.map((shard) => shards.get(shard)?.ready))
         // The id now covers the new shards: a reconnect resumes them too.
         if (members.get(this.session) === this && this.held === undefined) {
-          this.session.write(textEncoder.encode('id: ' + processId() + '\n\n'))
+          writePosition(this.session)
         }
       })
     }
@@ -595,7 +605,7 @@ export function createHub(options: HubOptions = {}): Hub {
       return
     }
     writeInOrder(member, base!, pending(member, base!, reads, held))
-    session.write(textEncoder.encode('id: ' + processId() + '\n\n'))
+    writePosition(session)
   }
 
   /**

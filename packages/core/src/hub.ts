@@ -299,24 +299,44 @@ export function createHub(options: HubOptions = {}): Hub {
       })
     }
     if (members.size === 0) return
-    const mark = ++stamp
     let body: string | undefined
     let frame: Uint8Array | undefined
     fanOutClock.now = Date.now()
     try {
-      forEachOwner(event, shard, mark, (member) => {
+      if (event.topics.length === 1 && !index.hasPatterns) {
+        // The common case, without the per-member stamp: one exact topic, so
+        // no session can match twice. A plain loop over its members.
+        const listeners = index.exact(event.topics[0]!)
+        if (listeners === undefined) return
+        body = bodyOf(event)
+        if (body === undefined) return
+        for (const member of listeners) {
+          if (member.held !== undefined) {
+            member.hold({ shard, position: event.position, body })
+            continue
+          }
+          if (frame === undefined) frame = encodeFrame(body)
+          member.session.write(frame)
+        }
+        return
+      }
+      forEachOwner(event, shard, ++stamp, (member) => {
         if (body === undefined) body = bodyOf(event)
         if (body === undefined) return
         if (member.held !== undefined) {
           member.hold({ shard, position: event.position, body })
           return
         }
-        frame ??= textEncoder.encode('id: ' + processId() + '\n' + body)
+        if (frame === undefined) frame = encodeFrame(body)
         member.session.write(frame)
       })
     } finally {
       fanOutClock.now = 0
     }
+  }
+
+  function encodeFrame(body: string): Uint8Array {
+    return textEncoder.encode('id: ' + processId() + '\n' + body)
   }
 
   /**

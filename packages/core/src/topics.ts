@@ -163,6 +163,16 @@ export class TopicIndex<M> {
     return this.#exact.size
   }
 
+  /** Whether any pattern is indexed (when none, a topic's members are exactly {@link exact}). */
+  get hasPatterns(): boolean {
+    return this.#patterns > 0
+  }
+
+  /** The members with exactly this topic as a selector. */
+  exact(topic: string): ReadonlySet<M> | undefined {
+    return this.#exact.get(topic)
+  }
+
   /** Whether no selector is indexed (the trie has been pruned back to its root). */
   isEmpty(): boolean {
     return this.#exact.size === 0 && this.#patterns === 0 && isEmpty(this.#root)

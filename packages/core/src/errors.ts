@@ -6,7 +6,8 @@
  *   `event`/`id`, a `retry` that is not a non-negative integer).
  * - `SSE_MAX_SIZE_EXCEEDED`: the parser dropped an event or line larger than
  *   its `maxEventSize`.
- * - `SSE_STORE`: an event store failed to append or read.
+ * - `SSE_STORE`: an engine (the event log behind a hub) failed to append, read
+ *   or follow.
  * - `SSE_INVALID_RESPONSE`: a client received a response that is not an event
  *   stream (a 4xx, a 204, the wrong `Content-Type`); `status` tells which.
  * - `SSE_CONNECTION`: a client could not connect, or the stream broke or ended;

@@ -90,7 +90,13 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       session.send(session.lastEventId ?? '(none)')
       session.close()
     }),
-    route('/replay', { retry: 20, heartbeat: false }, (session) => replayHub.subscribe(session, 'replay').ready),
+    route(
+      '/replay',
+      { retry: 20, heartbeat: false },
+      (session) =>
+        // Three topics (one a pattern) over one connection, one Last-Event-ID.
+        replayHub.subscribe(session, ['replay/a', 'replay/b', 'replay/c/*']).ready,
+    ),
     route('/churn', {}, async (session) => {
       await churnHub.subscribe(session, 'churn').ready
       session.send('hello')
@@ -197,7 +203,7 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       expect(capture.events.map((e) => e.data)).toEqual([id])
     })
 
-    test('Last-Event-ID: the server drops the stream, the client reconnects and misses nothing', async () => {
+    test('Last-Event-ID: the server drops the stream, the client reconnects and misses nothing on any of its topics', async () => {
       const total = 40
       const source = new EventSource(`${server.url}/replay`)
       const received: string[] = []
@@ -208,9 +214,13 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       let published = 0
       const publisher = setInterval(() => {
         if (published >= total) return
-        void replayHub.publish('replay', String(published++))
+        const topic = ['replay/a', 'replay/b', 'replay/c/7'][published % 3]!
+        // Never for this client: another topic, in between.
+        void replayHub.publish('replay/other', 'not subscribed')
+        void replayHub.publish(topic, String(published++))
         // Drop every connection after every 7th event, mid-stream.
-        if (published % 7 === 0) for (const { session } of replayHub.subscriptions()) session.close()
+        if (published % 7 === 0)
+          for (const { session } of replayHub.subscriptions()) session.close()
       }, 8)
       try {
         await settle(() => received.length >= total, 15_000)

@@ -401,12 +401,17 @@ class SseSession implements Session {
       listener()
       return noop
     }
-    if (this.#closeListeners === undefined) this.#closeListeners = []
-    const listeners = this.#closeListeners
-    listeners.push(listener)
+    // `[listener]`, not `[]` then push: a pushed-to empty array grows to 17
+    // slots, and most sessions only ever have one close listener (their hub).
+    let listeners = this.#closeListeners
+    if (listeners === undefined) {
+      listeners = [listener]
+      this.#closeListeners = listeners
+    } else listeners.push(listener)
+    const registered = listeners
     return () => {
-      const index = listeners.indexOf(listener)
-      if (index !== -1) listeners.splice(index, 1)
+      const index = registered.indexOf(listener)
+      if (index !== -1) registered.splice(index, 1)
     }
   }
 

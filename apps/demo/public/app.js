@@ -1,113 +1,176 @@
-// The demo page. Plain ES modules, no build step: the main stream is the
-// browser's own EventSource; the chat uses @sse/client through the import map.
+// The demo page. Plain ES modules, no build step. The tab's one stream is the
+// browser's own EventSource on `/events?user=<name>`: the server subscribes it
+// to `users/<name>` and the shared topics, and its one Last-Event-ID resumes
+// them all. The chat uses @sse/client through the import map (chat.js).
+import { renderChart } from './chart.js'
+import { setupChat } from './chat.js'
+import { setupNotifyForm, showNotice } from './notices.js'
+import { setPresence } from './presence.js'
 
 const $ = (id) => document.getElementById(id)
 const MAX_POINTS = 120
 const MAX_NOTICES = 30
+// As the server's check (src/topics.ts), so a bad name is caught before the 400.
+const USER_NAME = /^[a-z0-9][a-z0-9_-]{0,23}$/
+const SOME_USERS = ['ada', 'grace', 'alan', 'barbara', 'edsger', 'margaret']
 
 /**
- * Everything the page knows about the main stream. Exposed as `window.demo`
- * so the browser tests can read what a person sees.
+ * Everything the page knows about its stream. Exposed as `window.demo` so
+ * the browser tests can read what a person sees.
  */
 const state = {
+  user: '',
+  /** The topics the server subscribed this tab to, from `hello`. */
+  topics: [],
+  /** Events received per topic. */
+  byTopic: {},
   points: [],
+  notices: [],
+  privateNotices: [],
   received: 0,
   missed: 0,
   duplicated: 0,
+  opens: 0,
   reconnects: 0,
   lastSeq: null,
   lastEventId: '',
+  /** The Last-Event-ID held when the connection dropped (null while connected). */
+  away: null,
   instance: '',
   resumes: [],
   chats: 0,
-  // Ids of the events already shown: a second copy is counted, never shown.
+  // What has been shown, by content: a chart point by its sequence number and
+  // time, a notice by its id. A second copy is counted, never shown.
   seen: new Set(),
   seenOrder: [],
-  opened: false,
   replaying: false,
   caughtUp: 0,
+  replayedByTopic: {},
   markNext: false,
   resynced: null,
 }
 window.demo = state
 
-// ---------------------------------------------------------------- main stream
+// ---------------------------------------------------------------- who am I
 
-const source = new EventSource('/events')
+const params = new URLSearchParams(location.search)
+if (params.get('user') === null) {
+  // No name yet: pick one and keep it in the address, so a reload (or a
+  // copied link) is the same user.
+  params.set('user', SOME_USERS[Math.floor(Math.random() * SOME_USERS.length)])
+  history.replaceState(null, '', `?${params}`)
+}
+state.user = params.get('user').trim().toLowerCase()
+$('user-name').value = state.user
+$('private-topic').textContent = `users/${state.user}`
 
-source.addEventListener('open', () => {
+$('user-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const next = $('user-name').value.trim().toLowerCase()
+  if (!USER_NAME.test(next)) {
+    $('user-name').setCustomValidity('1 to 24 letters, digits, _ or -')
+    $('user-name').reportValidity()
+    return
+  }
+  params.set('user', next)
+  location.search = `?${params}`
+})
+$('user-name').addEventListener('input', () => $('user-name').setCustomValidity(''))
+
+// ---------------------------------------------------------------- the stream
+
+const source = USER_NAME.test(state.user)
+  ? new EventSource(`/events?user=${encodeURIComponent(state.user)}`)
+  : undefined
+if (source === undefined) setStatus('invalid user name')
+
+source?.addEventListener('open', () => {
   setStatus('live')
-  if (state.opened) {
+  state.opens++
+  if (state.opens > 1) {
     // Reconnected: what arrives before `hello` is the server's replay.
     state.reconnects++
     state.replaying = true
     state.caughtUp = 0
+    state.replayedByTopic = {}
     state.markNext = true
   }
-  state.opened = true
   renderStats()
 })
 
-source.addEventListener('error', () => {
+source?.addEventListener('error', () => {
+  if (state.opens > 0 && state.away === null) state.away = state.lastEventId
   setStatus(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting')
 })
 
-source.addEventListener('hello', (event) => {
+source?.addEventListener('hello', (event) => {
   const hello = JSON.parse(event.data)
   state.instance = hello.instance
-  $('instance').textContent = `served by ${hello.instance} · ${hello.store} store`
-  setClients(hello.clients)
+  state.topics = hello.topics
+  $('instance').textContent = `served by ${hello.instance} · ${hello.engine} engine`
   if (hello.resumedFrom === null) {
-    // A first visit: the recent history, then live events continue from it.
+    // A first visit: the recent shared events, then live ones continue from them.
     for (const point of hello.points) {
-      if (!state.seen.has(point.id)) addPoint(point, point.id, false)
+      if (firstCopy(`p${point.seq}.${point.t}`)) addPoint(point, false)
     }
-    for (const notice of hello.notices) {
-      if (!state.seen.has(notice.id)) addNotice(notice, notice.id)
-    }
+    for (const notice of hello.notices) if (firstCopy(`n${notice.id}`)) addNotice(notice)
+    for (const count of hello.presence) setPresence(count)
   } else {
     logResume(hello.resumedFrom)
   }
   state.replaying = false
-  noteId(event)
+  state.away = null
   renderStats()
 })
 
-source.addEventListener('point', (event) => {
-  if (!firstCopy(event)) return
-  addPoint(JSON.parse(event.data), event.lastEventId, true)
+source?.addEventListener('point', (event) => {
+  const point = JSON.parse(event.data)
+  if (received(event, 'chart', `p${point.seq}.${point.t}`)) addPoint(point, true)
 })
 
-source.addEventListener('notice', (event) => {
-  if (!firstCopy(event)) return
-  addNotice(JSON.parse(event.data), event.lastEventId)
+source?.addEventListener('notice', (event) => {
+  const notice = JSON.parse(event.data)
+  const topic = notice.to === null ? 'notices' : `users/${notice.to}`
+  if (received(event, topic, `n${notice.id}`)) addNotice(notice)
 })
 
-source.addEventListener('clients', (event) => setClients(Number(event.data)))
+source?.addEventListener('presence', (event) => {
+  received(event, 'presence')
+  setPresence(JSON.parse(event.data))
+})
 
 // The server could not resume from our id (it restarted, or we were away
 // longer than its history): it says so instead of leaving a silent gap.
-source.addEventListener('resync', (event) => {
+source?.addEventListener('resync', (event) => {
   const { lastEventId, reason } = JSON.parse(event.data)
   state.resynced = { lastEventId, reason }
   state.lastSeq = null
   noteId(event)
 })
 
-/** Counts the event; `false` for a second copy of an id already shown. */
-function firstCopy(event) {
-  const id = event.lastEventId
-  if (state.seen.has(id)) {
+/** Counts an event of `topic`; `false` for a second copy of something already shown. */
+function received(event, topic, key) {
+  if (key !== undefined && !firstCopy(key)) {
     state.duplicated++
     renderStats()
     return false
   }
-  state.seen.add(id)
-  state.seenOrder.push(id)
-  if (state.seenOrder.length > 5000) state.seen.delete(state.seenOrder.shift())
   state.received++
-  if (state.replaying) state.caughtUp++
+  state.byTopic[topic] = (state.byTopic[topic] ?? 0) + 1
+  if (state.replaying) {
+    state.caughtUp++
+    state.replayedByTopic[topic] = (state.replayedByTopic[topic] ?? 0) + 1
+  }
   noteId(event)
+  scheduleRender()
+  return true
+}
+
+function firstCopy(key) {
+  if (state.seen.has(key)) return false
+  state.seen.add(key)
+  state.seenOrder.push(key)
+  if (state.seenOrder.length > 5000) state.seen.delete(state.seenOrder.shift())
   return true
 }
 
@@ -116,11 +179,7 @@ function noteId(event) {
   $('last-id').textContent = state.lastEventId || '–'
 }
 
-function addPoint(point, id, live) {
-  if (!live) {
-    state.seen.add(id)
-    state.seenOrder.push(id)
-  }
+function addPoint(point, live) {
   // Consecutive sequence numbers: any hole is an event we never got.
   if (state.lastSeq !== null && point.seq > state.lastSeq + 1) {
     state.missed += point.seq - state.lastSeq - 1
@@ -139,7 +198,9 @@ function addPoint(point, id, live) {
 function logResume(from) {
   const entry = {
     from,
+    away: state.away,
     caughtUp: state.caughtUp,
+    byTopic: state.replayedByTopic,
     missed: state.missed,
     duplicated: state.duplicated,
     resync: state.resynced,
@@ -159,9 +220,12 @@ function logResume(from) {
     if (!ok) item.className = 'warn'
     strong.textContent = `Resumed from id ${from}`
     const events = entry.caughtUp === 1 ? 'event' : 'events'
+    const topics = Object.entries(entry.byTopic)
+      .map(([topic, count]) => `${topic} ${count}`)
+      .join(', ')
     item.append(
       strong,
-      ` · ${entry.caughtUp} ${events} replayed · ${entry.missed} missed, ${entry.duplicated} duplicated`,
+      ` · ${entry.caughtUp} ${events} replayed${topics ? ` (${topics})` : ''} · ${entry.missed} missed, ${entry.duplicated} duplicated`,
     )
   }
   list.prepend(item)
@@ -174,10 +238,6 @@ function setStatus(status) {
   $('status-text').textContent = status
 }
 
-function setClients(count) {
-  $('clients').textContent = String(count)
-}
-
 function renderStats() {
   $('received').textContent = String(state.received)
   $('reconnects').textContent = String(state.reconnects)
@@ -185,6 +245,31 @@ function renderStats() {
   $('duplicated').textContent = String(state.duplicated)
   $('missed').parentElement.className = state.missed === 0 ? 'good' : 'bad'
   $('duplicated').parentElement.className = state.duplicated === 0 ? 'good' : 'bad'
+  renderTopics()
+}
+
+function renderTopics() {
+  const list = $('topics')
+  if (state.topics.length === 0) return
+  if (list.children.length !== state.topics.length || list.querySelector('.empty')) {
+    list.replaceChildren(
+      ...state.topics.map((topic) => {
+        const item = document.createElement('li')
+        item.dataset.topic = topic
+        const name = document.createElement('code')
+        name.textContent = topic
+        if (topic.startsWith('users/')) {
+          item.className = 'private'
+          name.className = 'private'
+        }
+        item.append(name, document.createElement('b'))
+        return item
+      }),
+    )
+  }
+  for (const item of list.children) {
+    item.querySelector('b').textContent = String(state.byTopic[item.dataset.topic] ?? 0)
+  }
 }
 
 let frame = 0
@@ -195,7 +280,7 @@ function scheduleRender() {
 function render() {
   frame = 0
   renderStats()
-  renderChart()
+  renderChart($('chart'), state.points, MAX_POINTS)
   const points = state.points
   const last = points.at(-1)
   if (last === undefined) return
@@ -208,188 +293,20 @@ function render() {
   delta.className = `delta ${change >= 0 ? 'up' : 'down'}`
 }
 
-function renderChart() {
-  const svg = $('chart')
-  const width = svg.clientWidth || 720
-  const height = svg.clientHeight || 280
-  const pad = { left: 44, right: 16, top: 14, bottom: 14 }
-  const points = state.points
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`)
-  if (points.length === 0) return
-
-  let min = Number.POSITIVE_INFINITY
-  let max = Number.NEGATIVE_INFINITY
-  for (const { value } of points) {
-    min = Math.min(min, value)
-    max = Math.max(max, value)
-  }
-  const span = Math.max(max - min, 2)
-  min -= span * 0.15
-  max += span * 0.15
-  const plotW = width - pad.left - pad.right
-  const plotH = height - pad.top - pad.bottom
-  const step = plotW / (MAX_POINTS - 1)
-  const offset = MAX_POINTS - points.length
-  const x = (i) => pad.left + (offset + i) * step
-  const y = (v) => pad.top + (1 - (v - min) / (max - min)) * plotH
-
-  let grid = ''
-  for (let i = 0; i <= 4; i++) {
-    const value = min + ((max - min) * i) / 4
-    const gy = y(value).toFixed(1)
-    grid += `<line class="grid-line" x1="${pad.left}" x2="${width - pad.right}" y1="${gy}" y2="${gy}"/>`
-    grid += `<text class="axis" x="${pad.left - 8}" y="${gy}" dy="4" text-anchor="end">${value.toFixed(1)}</text>`
-  }
-  let line = ''
-  let dots = ''
-  let marks = ''
-  points.forEach((point, i) => {
-    const px = x(i).toFixed(1)
-    const py = y(point.value).toFixed(1)
-    line += `${i === 0 ? 'M' : 'L'}${px},${py}`
-    if (point.replayed) dots += `<circle class="replayed" cx="${px}" cy="${py}" r="3"/>`
-    if (point.mark) {
-      marks += `<line class="resume-mark" x1="${px}" x2="${px}" y1="${pad.top}" y2="${height - pad.bottom}"/>`
-      marks += `<text class="resume-label" x="${Number(px) + 5}" y="${pad.top + 10}">resumed</text>`
-    }
-  })
-  const lastX = x(points.length - 1).toFixed(1)
-  const lastY = y(points.at(-1).value).toFixed(1)
-  const area = `${line}L${lastX},${height - pad.bottom}L${x(0).toFixed(1)},${height - pad.bottom}Z`
-  svg.innerHTML = `<defs><linearGradient id="fill" x1="0" x2="0" y1="0" y2="1">
-      <stop offset="0%" stop-color="#5eead4" stop-opacity="0.35"/>
-      <stop offset="100%" stop-color="#5eead4" stop-opacity="0"/>
-    </linearGradient></defs>
-    ${grid}${marks}
-    <path d="${area}" fill="url(#fill)"/>
-    <path class="line" d="${line}"/>
-    ${dots}
-    <circle class="head-glow" cx="${lastX}" cy="${lastY}" r="9"/>
-    <circle class="head" cx="${lastX}" cy="${lastY}" r="4"/>`
-}
-
 window.addEventListener('resize', scheduleRender)
 
 // ---------------------------------------------------------------- notifications
 
-function addNotice(notice, id) {
-  state.seen.add(id)
-  const list = $('notices')
-  list.querySelector('.empty')?.remove()
-  const item = document.createElement('li')
-  const text = document.createElement('span')
-  text.className = 'text'
-  text.textContent = notice.text
-  const time = document.createElement('time')
-  time.dateTime = new Date(notice.at).toISOString()
-  time.textContent = new Date(notice.at).toLocaleTimeString()
-  time.title = `via ${notice.from}, id ${id}`
-  item.append(text, time)
-  list.prepend(item)
-  while (list.children.length > MAX_NOTICES) list.lastElementChild.remove()
+function addNotice(notice) {
+  const kept = notice.to === null ? state.notices : state.privateNotices
+  kept.push({ ...notice, replayed: state.replaying })
+  if (kept.length > MAX_NOTICES) kept.shift()
+  showNotice(notice, MAX_NOTICES)
 }
-
-$('notify-form').addEventListener('submit', async (event) => {
-  event.preventDefault()
-  const input = $('notify-text')
-  const error = $('notify-error')
-  error.hidden = true
-  const response = await fetch('/notify', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ text: input.value }),
-  }).catch(() => undefined)
-  if (response?.ok) {
-    input.value = ''
-    return
-  }
-  const body = await response?.json().catch(() => undefined)
-  error.textContent = body?.error ?? 'The server could not be reached.'
-  error.hidden = false
-})
 
 $('drop').addEventListener('click', () => {
   fetch('/drop', { method: 'POST' })
 })
 
-// ---------------------------------------------------------------- chat
-
-// Loaded on its own, so the rest of the page works even if it cannot be.
-const client = import('@sse/client')
-// Reported when a question is asked, not as an unhandled rejection at load.
-client.catch(() => undefined)
-let stopChat
-
-$('chat-form').addEventListener('submit', (event) => {
-  event.preventDefault()
-  const input = $('chat-prompt')
-  const prompt = input.value.trim()
-  if (prompt === '' || stopChat !== undefined) return
-  input.value = ''
-  ask(prompt)
-})
-
-for (const chip of document.querySelectorAll('.chip')) {
-  chip.addEventListener('click', () => {
-    $('chat-prompt').value = chip.textContent
-    $('chat-form').requestSubmit()
-  })
-}
-
-$('chat-stop').addEventListener('click', () => stopChat?.())
-
-async function ask(prompt) {
-  const conversation = $('conversation')
-  conversation.querySelector('.empty')?.remove()
-  const question = document.createElement('p')
-  question.className = 'bubble prompt'
-  question.textContent = prompt
-  const answer = document.createElement('p')
-  answer.className = 'bubble answer streaming'
-  conversation.append(question, answer)
-  setChatting(true)
-
-  const meta = $('chat-meta')
-  const started = performance.now()
-  let tokens = 0
-  let firstToken = 0
-  let stopped = false
-  try {
-    const { connect } = await client
-    const stream = connect('/chat', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt }),
-      reconnect: false,
-    })
-    stopChat = () => {
-      stopped = true
-      stream.close()
-    }
-    for await (const event of stream) {
-      if (event.type !== 'token') continue
-      if (tokens === 0) firstToken = performance.now() - started
-      tokens++
-      answer.textContent += event.data
-      conversation.scrollTop = conversation.scrollHeight
-      meta.textContent = `${tokens} tokens · first after ${Math.round(firstToken)} ms`
-    }
-    const seconds = (performance.now() - started) / 1000
-    meta.textContent = `${tokens} token events in ${seconds.toFixed(1)} s · first after ${Math.round(firstToken)} ms${stopped ? ' · stopped' : ''}`
-  } catch (error) {
-    if (!stopped) {
-      answer.textContent += `${answer.textContent ? '\n\n' : ''}⚠ ${error?.message ?? error}`
-    }
-  } finally {
-    answer.classList.remove('streaming')
-    answer.dataset.done = 'true'
-    state.chats++
-    stopChat = undefined
-    setChatting(false)
-  }
-}
-
-function setChatting(busy) {
-  $('chat-send').hidden = busy
-  $('chat-stop').hidden = !busy
-}
+setupNotifyForm()
+setupChat(() => state.chats++)

@@ -1,20 +1,23 @@
-// The demo server: one node:http server, two channels, four routes.
+// The demo server: one node:http server, one hub, four routes.
 //
-// - `main` carries what a page must never miss, `point` (the chart) and
-//   `notice` (notifications), with history in the event store: a page that
-//   reconnects with Last-Event-ID gets every event it missed, once.
-// - `presence` is live-only and carries `clients`, the connection count.
+// Each tab opens ONE EventSource on `GET /events?user=<name>`; the server
+// subscribes it to `users/<name>` and the shared topics (see topics.ts), and
+// one Last-Event-ID resumes all of them after a reconnect, on any instance
+// sharing the engine.
+import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { type Channel, createChannel, type Session } from '@sse/core'
+import { createHub, type Hub } from '@sse/core'
 import { createSession } from '@sse/node-http'
 import { fakeTokens } from './chat'
+import type { DemoEngine } from './engine'
 import { HttpError, readJson, readText, sendFile, sendJson, staticFile } from './http'
-import { type Point, recordRecent } from './recent'
-import type { DemoStore } from './store'
+import { trackPresence } from './presence'
+import { type Notice, type Point, recordRecent } from './recent'
+import { CHART, NOTICES, selectorsFor, userName, userTopic } from './topics'
 
 /** Options for {@link createDemo}. */
 export interface DemoOptions {
-  store: DemoStore
+  engine: DemoEngine
   /** Milliseconds between chart points. @defaultValue 250 */
   pointInterval?: number
   /** Average milliseconds between chat tokens. @defaultValue 35 */
@@ -25,11 +28,13 @@ export interface DemoOptions {
   onError?: (error: unknown) => void
 }
 
-/** A running demo: its server (not yet listening) and its main channel. */
+/** A running demo: its server (not yet listening) and its hub. */
 export interface Demo {
   readonly server: Server
-  readonly main: Channel
-  /** Stops the chart, ends every stream and closes the server (not the store). */
+  readonly hub: Hub
+  /** How many tab streams this instance holds. */
+  readonly tabs: number
+  /** Stops the chart, ends every stream and closes the server (not the engine). */
   close(): Promise<void>
 }
 
@@ -38,26 +43,14 @@ export const MAX_PROMPT_LENGTH = 500
 
 /** Creates the demo server; call `server.listen()` on it. */
 export function createDemo(options: DemoOptions): Demo {
-  const { store } = options
+  const { engine } = options
   const retry = options.retry ?? 1000
   const onError = options.onError ?? ((error: unknown) => console.error(error))
+  let closing = false
 
-  const main = createChannel({ name: 'demo', store: store.store, onError })
-  const recorder = recordRecent(main, { points: 120, notices: 30 })
-
-  // One `clients` broadcast per burst of joins and leaves (a drop closes
-  // every stream at once), not one per session.
-  let announcing = false
-  const announce = (): void => {
-    if (announcing) return
-    announcing = true
-    queueMicrotask(() => {
-      announcing = false
-      if (presenceOpen) void presence.broadcast(presence.size, { event: 'clients' })
-    })
-  }
-  let presenceOpen = true
-  const presence = createChannel({ onJoin: announce, onLeave: announce })
+  const hub = createHub({ engine: engine.engine, onError: (error) => onError(error) })
+  const recorder = recordRecent(hub, { points: 120, notices: 30 })
+  const presence = trackPresence(hub, { instance: () => instance(), onError })
 
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
@@ -76,55 +69,55 @@ export function createDemo(options: DemoOptions): Demo {
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { pathname } = new URL(req.url ?? '/', 'http://localhost')
+    const url = new URL(req.url ?? '/', 'http://localhost')
     const method = req.method ?? 'GET'
     const post = method === 'POST'
-    if (pathname === '/events' && method === 'GET') return openMainStream(req, res)
-    if (pathname === '/notify' && post) return notify(req, res)
-    if (pathname === '/chat' && post) return chat(req, res)
-    if (pathname === '/drop' && post) return drop(res)
-    const file = staticFile(pathname)
+    if (url.pathname === '/events' && method === 'GET') return openStream(req, res, url)
+    if (url.pathname === '/notify' && post) return notify(req, res)
+    if (url.pathname === '/chat' && post) return chat(req, res)
+    if (url.pathname === '/drop' && post) return drop(res)
+    const file = staticFile(url.pathname)
     if (file !== undefined && (method === 'GET' || method === 'HEAD')) return sendFile(res, file)
-    sendJson(res, file === undefined && !isRoute(pathname) ? 404 : 405, { error: 'No such route' })
+    sendJson(res, file === undefined && !isRoute(url.pathname) ? 404 : 405, {
+      error: 'No such route',
+    })
   }
 
-  async function openMainStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function openStream(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    // Here an application would take the user from its authentication (a
+    // cookie, a token); the demo's "login" is the query. Either way the
+    // server picks the selectors, and a bad name is a 400 before any stream.
+    const user = userName(url.searchParams.get('user'))
     const session = createSession(req, res, { retry })
     if (session.closed) return
-    void presence.join(session)
+    const topics = selectorsFor(user)
+    const subscription = hub.subscribe(session, topics)
+    presence.add(session)
     const resumedFrom = session.lastEventId ?? null
+    const hello = { instance: instance(), engine: engine.kind, user, topics, resumedFrom }
     if (resumedFrom === null) {
-      // A first visit: no replay, so `join` adds the session before it
-      // returns, and the snapshot taken on the same tick lines up with the
-      // live events that follow. Its id is the newest one, so a reconnect
-      // resumes right after the snapshot.
-      const joined = main.join(session)
-      const { points, notices, lastId } = recorder.recent
-      const hello = { ...helloData(null), points, notices }
-      session.send(
-        hello,
-        lastId === undefined ? { event: 'hello' } : { event: 'hello', id: lastId },
-      )
-      await joined
+      // A first visit: the hub writes the live events that come after this
+      // very tick, so a snapshot of the shared topics taken now lines up
+      // with them, nothing missing, nothing twice.
+      session.send({ ...hello, ...recorder.recent() }, { event: 'hello' })
+      await subscription.ready
     } else {
-      // A reconnect: the replay of everything after its Last-Event-ID is
-      // written once `join` resolves; `hello` marks where replay ends.
-      await main.join(session)
-      session.send(helloData(resumedFrom), { event: 'hello' })
+      // A reconnect: the hub replays every topic of the tab from its one
+      // Last-Event-ID; `hello` marks where the replay ends.
+      await subscription.ready
+      session.send(hello, { event: 'hello' })
     }
   }
 
-  function helloData(resumedFrom: string | null) {
-    return { instance: instance(), store: store.kind, clients: presence.size, resumedFrom }
-  }
-
   async function notify(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const text = readText(await readJson(req, 2048), 'text', MAX_NOTICE_LENGTH)
-    const { id } = await main.broadcast(
-      { text, at: Date.now(), from: instance() },
-      { event: 'notice' },
-    )
-    sendJson(res, 202, { id })
+    const body = (await readJson(req, 2048)) as Record<string, unknown> | null
+    const text = readText(body, 'text', MAX_NOTICE_LENGTH)
+    const to =
+      body?.to === undefined || body.to === null || body.to === '' ? null : userName(body.to, 'to')
+    const notice: Notice = { id: randomUUID(), text, at: Date.now(), from: instance(), to }
+    const topic = to === null ? NOTICES : userTopic(to)
+    await hub.publish(topic, notice, { event: 'notice' })
+    sendJson(res, 202, { id: notice.id, topic })
   }
 
   async function chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -135,24 +128,28 @@ export function createDemo(options: DemoOptions): Demo {
   }
 
   function drop(res: ServerResponse): void {
-    const sessions: Session[] = [...presence.sessions()]
+    const sessions = presence.sessions()
     for (const session of sessions) session.close()
     sendJson(res, 200, { dropped: sessions.length })
   }
 
   // The chart: a mean-reverting random walk. The next point continues from
-  // the last one the channel delivered, whichever instance produced it.
+  // the last one delivered on `chart`, whichever instance produced it, or
+  // from this instance's own last one if that has not come back yet.
   let producing = false
+  let published: Point | undefined
   const timer = setInterval(async () => {
     if (producing) return
     producing = true
     try {
-      if (!(await store.isProducer())) return
-      const last = recorder.lastPoint
+      if (!(await engine.isProducer()) || closing) return
+      const delivered = recorder.lastPoint
+      const last = (published?.seq ?? 0) > (delivered?.seq ?? 0) ? published : delivered
       const previous = last?.value ?? 100
       const value = previous + (100 - previous) * 0.03 + (Math.random() - 0.5) * 3
       const point: Point = { seq: (last?.seq ?? 0) + 1, value: round(value), t: Date.now() }
-      await main.broadcast(point, { event: 'point' })
+      await hub.publish(CHART, point, { event: 'point' })
+      published = point
     } catch (error) {
       onError(error)
     } finally {
@@ -162,12 +159,16 @@ export function createDemo(options: DemoOptions): Demo {
 
   return {
     server,
-    main,
+    hub,
+    get tabs() {
+      return presence.sessions().length
+    },
     async close() {
+      if (closing) return
+      closing = true
       clearInterval(timer)
-      presenceOpen = false
-      main.close()
-      presence.close()
+      await presence.close()
+      hub.close()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },

@@ -6,19 +6,20 @@ import { setTimeout as sleep } from 'node:timers/promises'
 const ANSWERS: Array<[RegExp, string]> = [
   [
     /redis|scale|instance|process|cluster/i,
-    'With REDIS_URL set, every instance appends to one Redis Stream and follows it with a ' +
-      'blocking XREAD. A notification posted to any instance reaches every browser, in the ' +
-      'same order, and a browser can reconnect to any instance and resume from its ' +
-      'Last-Event-ID.\n\nThe chart has a single producer at a time: instances take turns ' +
-      'through a two-second lease.',
+    'With REDIS_URL set, every instance runs its hub on one Redis engine: topics are spread ' +
+      'over shards, each shard a Redis Stream, and an instance follows only the shards its ' +
+      'tabs need. A notification posted to any instance reaches the right tabs on every ' +
+      'instance, and a tab can reconnect to any instance and resume from its Last-Event-ID.' +
+      '\n\nThe chart has a single producer at a time: instances take turns through a ' +
+      'two-second lease.',
   ],
   [
     /reconnect|drop|resume|miss|last.?event|lost/i,
     'Press "Drop connection" and watch the stream panel. The server closes every stream; ' +
       "your browser's EventSource reconnects by itself and sends the id of the last event it " +
-      'saw as Last-Event-ID. The channel replays what happened in between from its event ' +
-      'store, then switches to live events.\n\nThe sequence numbers on the chart prove it: ' +
-      '0 missed, 0 duplicated.',
+      'saw as Last-Event-ID. That id holds one position per shard, so it covers every topic ' +
+      'of the tab: the hub replays what each of them missed, then switches to live ' +
+      'events.\n\nThe sequence numbers on the chart prove it: 0 missed, 0 duplicated.',
   ],
   [
     /^\s*(hi|hello|hey|yo)\b/i,

@@ -1,6 +1,8 @@
-import { type Channel, createParser, createSession } from '@sse/core'
+import { createParser, createSession, type Hub } from '@sse/core'
+import type { PresenceCount } from './presence'
+import { CHART, NOTICES, PRESENCE } from './topics'
 
-/** A chart point as broadcast on the `point` event. */
+/** A chart point as published on `chart` (event `point`). */
 export interface Point {
   /** Position in the chart's sequence: consecutive, so a page can prove it missed nothing. */
   seq: number
@@ -9,42 +11,55 @@ export interface Point {
   t: number
 }
 
-/** A notification as broadcast on the `notice` event. */
+/** A notification as published on `notices` or `users/<name>` (event `notice`). */
 export interface Notice {
+  /** Unique per notification: a page counts a second copy as a duplicate. */
+  id: string
   text: string
   at: number
   /** The instance that received the POST. */
   from: string
+  /** The user it was sent to, or `null` for everyone. */
+  to: string | null
 }
 
-/** What a page needs on first load: the recent events, with their ids. */
+/** What a page needs on a first visit: the recent shared events. */
 export interface Recent {
-  points: Array<Point & { id: string }>
-  notices: Array<Notice & { id: string }>
-  /** The newest id the channel delivered, if any. */
-  lastId: string | undefined
+  points: Point[]
+  /** Broadcast notices only: private ones are not kept, so no tab can be handed another user's. */
+  notices: Notice[]
+  /** Each instance's latest count, if heard from within {@link PRESENCE_TTL}. */
+  presence: PresenceCount[]
 }
+
+/** How long an instance's count stands without being refreshed. */
+export const PRESENCE_TTL = 30_000
 
 /**
- * Follows a channel as one more member, so a new page starts with the last
- * chart points and notifications instead of an empty screen. It sees exactly
- * the frames every browser sees, in the same order, whichever process (or
- * Redis) they came from, so the snapshot and the live stream line up.
+ * Follows the shared topics as one more subscriber, so a new page starts with
+ * the last chart points and notifications instead of an empty screen. It sees
+ * exactly the frames every tab sees, in the same order, whichever instance
+ * (or Redis) they came from, so a snapshot taken when a tab subscribes lines
+ * up with the live events that follow it.
  */
 export function recordRecent(
-  channel: Channel,
+  hub: Hub,
   limits: { points: number; notices: number },
-): { readonly recent: Recent; readonly lastPoint: (Point & { id: string }) | undefined } {
-  const recent: Recent = { points: [], notices: [], lastId: undefined }
+): { recent(): Recent; readonly lastPoint: Point | undefined } {
+  const points: Point[] = []
+  const notices: Notice[] = []
+  const presence = new Map<string, PresenceCount>()
   const parser = createParser({
-    onEvent({ type, data, lastEventId }) {
-      recent.lastId = lastEventId
+    onEvent({ type, data }) {
       if (type === 'point') {
-        recent.points.push({ ...(JSON.parse(data) as Point), id: lastEventId })
-        if (recent.points.length > limits.points) recent.points.shift()
+        points.push(JSON.parse(data) as Point)
+        if (points.length > limits.points) points.shift()
       } else if (type === 'notice') {
-        recent.notices.push({ ...(JSON.parse(data) as Notice), id: lastEventId })
-        if (recent.notices.length > limits.notices) recent.notices.shift()
+        notices.push(JSON.parse(data) as Notice)
+        if (notices.length > limits.notices) notices.shift()
+      } else if (type === 'presence') {
+        const count = JSON.parse(data) as PresenceCount
+        presence.set(count.instance, count)
       }
     },
   })
@@ -56,15 +71,20 @@ export function recordRecent(
       },
       onDrain: () => undefined,
       close: () => undefined,
-      signal: new AbortController().signal,
+      // Never gone: it lives as long as the hub.
+      onClientGone: () => undefined,
     },
     { retry: false, heartbeat: false },
   )
-  void channel.join(session)
+  hub.subscribe(session, [CHART, NOTICES, PRESENCE])
   return {
-    recent,
+    recent() {
+      const since = Date.now() - PRESENCE_TTL
+      for (const [instance, count] of presence) if (count.at < since) presence.delete(instance)
+      return { points, notices, presence: [...presence.values()] }
+    },
     get lastPoint() {
-      return recent.points.at(-1)
+      return points.at(-1)
     },
   }
 }

@@ -1,18 +1,18 @@
 // `pnpm demo` from the repository root. PORT (default 3000) and HOST
 // (default 127.0.0.1) pick the address; REDIS_URL makes instances share
-// history and broadcasts through Redis:
+// their events through Redis:
 //
 //   REDIS_URL=redis://127.0.0.1:6379 PORT=3000 pnpm --filter @sse/demo start
 //   REDIS_URL=redis://127.0.0.1:6379 PORT=3001 pnpm --filter @sse/demo start
 import { createDemo } from './app'
+import { createDemoEngine } from './engine'
 import { missingVendorFiles } from './http'
-import { createDemoStore } from './store'
 
 const port = Number(process.env.PORT ?? 3000)
 const host = process.env.HOST ?? '127.0.0.1'
 
-const store = await createDemoStore()
-const demo = createDemo({ store })
+const engine = await createDemoEngine()
+const demo = createDemo({ engine })
 
 for (const file of missingVendorFiles()) {
   console.warn(`warning: ${file} is missing; run \`pnpm build\` (or \`pnpm demo\` from the root)`)
@@ -30,9 +30,9 @@ demo.server.once('error', (error: NodeJS.ErrnoException) => {
 demo.server.listen(port, host, () => {
   // The host only: a URL may carry a password.
   const where =
-    store.kind === 'redis' ? `Redis at ${new URL(process.env.REDIS_URL!).host}` : 'memory'
+    engine.kind === 'redis' ? `Redis at ${new URL(process.env.REDIS_URL!).host}` : 'memory'
   const shown = host.includes(':') ? `[${host}]` : host
-  console.log(`@sse demo (history in ${where}): open http://${shown}:${port}/  (Ctrl+C to stop)`)
+  console.log(`@sse demo (events in ${where}): open http://${shown}:${port}/  (Ctrl+C to stop)`)
 })
 
 let stopping = false
@@ -41,7 +41,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) process.exit(1)
     stopping = true
     await demo.close()
-    await store.close()
+    await engine.close()
     process.exit(0)
   })
 }

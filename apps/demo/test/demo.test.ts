@@ -1,25 +1,38 @@
 // The demo page in headless Chromium, as a person uses it: the chart fills,
-// a notification goes round, the chat streams a POST answer through
-// @sse/client, a drop resumes with nothing missed, and a screenshot is kept.
+// notifications go round (to everyone, and to the page's own user), the chat
+// streams a POST answer through @sse/client, a drop resumes every topic with
+// nothing missed, and a screenshot is kept.
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, Page, Route } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { answerFor, tokenize } from '../src/chat'
 import { missingVendorFiles } from '../src/http'
 import { hasChromium, launchChromium } from './browser'
-import { type RunningDemo, startDemo } from './helpers'
+import { chartMoves, notify, type RunningDemo, startDemo, WAIT } from './helpers'
 
 /** What the page keeps in `window.demo` (see public/app.js). */
 interface PageState {
+  user: string
+  topics: string[]
+  byTopic: Record<string, number>
   points: Array<{ seq: number; value: number; replayed: boolean; mark: boolean }>
+  notices: Array<{ id: string; text: string; replayed: boolean }>
+  privateNotices: Array<{ id: string; text: string; replayed: boolean }>
   received: number
   missed: number
   duplicated: number
+  opens: number
   reconnects: number
   lastEventId: string
-  chats: number
-  resumes: Array<{ from: string; caughtUp: number; missed: number; duplicated: number }>
+  resumes: Array<{
+    from: string
+    away: string | null
+    caughtUp: number
+    byTopic: Record<string, number>
+    missed: number
+    duplicated: number
+  }>
 }
 
 declare global {
@@ -58,21 +71,15 @@ describe.skipIf(!hasChromium)('the demo page in Chromium', () => {
       startDemo({ pointInterval: 60, tokenDelay: 12, retry: 300 }),
     ])
     // Notifications from "elsewhere" before the page opens: they arrive with
-    // the first-visit snapshot.
-    for (const text of SEEDED) {
-      await fetch(`${running.url}/notify`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ text }),
-      })
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    // the first-visit snapshot, and so do the chart's last points.
+    for (const text of SEEDED) await notify(running.url, { text })
+    await chartMoves(running.url, 25)
     page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1.5 })
     page.on('pageerror', (error) => errors.push(error.message))
     page.on('console', (message) => {
       if (message.type() === 'error') errors.push(message.text())
     })
-    await page.goto(running.url)
+    await page.goto(`${running.url}/?user=ada`)
     expect(errors).toEqual([])
   })
 
@@ -81,23 +88,46 @@ describe.skipIf(!hasChromium)('the demo page in Chromium', () => {
     await running?.close()
   })
 
+  test('the page says who it is and which topics its one connection carries', async () => {
+    await page.waitForFunction(() => window.demo.topics.length > 0)
+    expect(await page.inputValue('#user-name')).toBe('ada')
+    expect(await page.locator('#topics code').allTextContents()).toEqual([
+      'users/ada',
+      'chart',
+      'notices',
+      'presence',
+    ])
+    expect(await page.locator('#private-topic').textContent()).toBe('users/ada')
+  })
+
   test('the chart fills from named `point` events, snapshot and live in one sequence', async () => {
     await page.waitForFunction(() => window.demo.points.length >= 40 && window.demo.received >= 5)
     expect(await page.locator('#status').getAttribute('data-state')).toBe('live')
-    expect(await page.locator('#clients').textContent()).toBe('1')
+    await expect.poll(() => page.locator('#clients').textContent(), WAIT).toBe('1')
     const { points, missed, duplicated } = await state()
     expect(points.map((point) => point.seq)).toEqual(points.map((_, i) => points[0]!.seq + i))
     expect({ missed, duplicated }).toEqual({ missed: 0, duplicated: 0 })
     expect(await page.locator('#chart path.line').count()).toBe(1)
   })
 
-  test('a notification typed in the page comes back through the stream', async () => {
-    await expect.poll(() => page.locator('#notices li').count()).toBe(SEEDED.length)
+  test('a notification typed in the page comes back through the stream, to everyone', async () => {
+    await expect.poll(() => page.locator('#notices li').count(), WAIT).toBe(SEEDED.length)
     await page.fill('#notify-text', 'Hello from headless Chromium')
     await page.click('#notify-form button[type=submit]')
     await page.locator('#notices li').first().getByText('Hello from headless Chromium').waitFor()
     expect(await page.locator('#notices li').count()).toBe(SEEDED.length + 1)
     expect(await page.inputValue('#notify-text')).toBe('')
+    expect(await page.locator('#private-notices li.empty').count()).toBe(1)
+  })
+
+  test('a notification to the page\'s own user lands in "For you", apart from the broadcasts', async () => {
+    await page.fill('#notify-text', 'Your report is ready')
+    await page.fill('#notify-to', 'ada')
+    await page.click('#notify-form button[type=submit]')
+    await page.locator('#private-notices li').getByText('Your report is ready').waitFor()
+    expect(await page.locator('#private-notices li').count()).toBe(1)
+    expect(await page.locator('#notices li').count()).toBe(SEEDED.length + 1)
+    await page.fill('#notify-to', '')
   })
 
   test('@sse/client streams the POST /chat answer token by token', async () => {
@@ -118,9 +148,19 @@ describe.skipIf(!hasChromium)('the demo page in Chromium', () => {
     expect(await page.isVisible('#chat-send')).toBe(true)
   })
 
-  test('"Drop connection": EventSource resumes from Last-Event-ID, 0 missed, 0 duplicated', async () => {
-    const before = await state()
+  test('"Drop connection": one Last-Event-ID resumes every topic, 0 missed, 0 duplicated', async () => {
+    // Hold the page's reconnect until an event has gone to each of its
+    // topics, so the replay has to carry them all, for certain.
+    const held: Route[] = []
+    await page.route('**/events?*', (route) => void held.push(route))
     await page.click('#drop')
+    await expect.poll(() => held.length, WAIT).toBe(1)
+    const mine = await notify(running.url, { text: 'While you were away', to: 'ada' })
+    const everyone = await notify(running.url, { text: 'Maintenance at noon' })
+    const others = await notify(running.url, { text: 'Not for Ada', to: 'grace' })
+    await chartMoves(running.url, 3)
+    await held[0]!.continue()
+    await page.unroute('**/events?*')
     await page.waitForFunction(() => window.demo.resumes.length === 1)
     // Let a few live points follow the replay.
     const after = await state()
@@ -128,22 +168,36 @@ describe.skipIf(!hasChromium)('the demo page in Chromium', () => {
       (seq) => window.demo.points.at(-1)!.seq >= seq + 5,
       after.points.at(-1)!.seq,
     )
-    const { points, missed, duplicated, reconnects, resumes } = await state()
-    expect(reconnects).toBe(1)
-    expect({ missed, duplicated }).toEqual({ missed: 0, duplicated: 0 })
+    const { points, notices, privateNotices, missed, duplicated, reconnects, resumes, opens } =
+      await state()
+    expect({ opens, reconnects, missed, duplicated }).toEqual({
+      opens: 2,
+      reconnects: 1,
+      missed: 0,
+      duplicated: 0,
+    })
     const [resume] = resumes
-    // The server saw a Last-Event-ID the page had received, at or after the
-    // one it held when the button was pressed, and replayed what came after.
-    expect(resume!.from.split('-')[0]).toBe(before.lastEventId.split('-')[0])
-    expect(Number(resume!.from.split('-')[1])).toBeGreaterThanOrEqual(
-      Number(before.lastEventId.split('-')[1]),
+    // The browser sent the very id it held when the stream dropped, and the
+    // replay carried events of every topic of the tab.
+    expect(resume!.from).toBe(resume!.away)
+    expect(Object.keys(resume!.byTopic).sort()).toEqual(
+      ['chart', 'notices', 'presence', 'users/ada'].sort(),
     )
-    expect(resume!.caughtUp).toBeGreaterThan(0)
+    expect(resume!.byTopic.chart).toBeGreaterThanOrEqual(3)
+    expect(privateNotices.filter((notice) => notice.id === mine.id)).toEqual([
+      expect.objectContaining({ replayed: true }),
+    ])
+    expect(notices.filter((notice) => notice.id === everyone.id)).toEqual([
+      expect.objectContaining({ replayed: true }),
+    ])
+    expect(JSON.stringify([notices, privateNotices])).not.toContain(others.id)
     expect(points.some((point) => point.replayed)).toBe(true)
     expect(points.map((point) => point.seq)).toEqual(points.map((_, i) => points[0]!.seq + i))
     await expect
-      .poll(() => page.locator('#resumes li').first().textContent())
-      .toMatch(/^Resumed from id \S+ · \d+ events? replayed · 0 missed, 0 duplicated$/)
+      .poll(() => page.locator('#resumes li').first().textContent(), WAIT)
+      .toMatch(
+        /^Resumed from id \S+ · \d+ events replayed \((chart|notices|presence|users\/ada) \d+(, (chart|notices|presence|users\/ada) \d+){3}\) · 0 missed, 0 duplicated$/,
+      )
   })
 
   test('screenshot of the page after points, a notification, a chat answer and a resume', async () => {

@@ -1,54 +1,98 @@
 // The demo's HTTP surface, with fetch and the core parser (no browser).
 import { request } from 'node:http'
+import type { ParsedEvent } from '@sse/core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { MAX_NOTICE_LENGTH } from '../src/app'
 import { answerFor, tokenize } from '../src/chat'
-import type { Notice, Point, Recent } from '../src/recent'
-import { type RunningDemo, readEvents, startDemo, waitFor } from './helpers'
+import type { Notice, Recent } from '../src/recent'
+import {
+  chartMoves,
+  deleteKeys,
+  notify,
+  openStream,
+  pointsOf,
+  type RunningDemo,
+  readEvents,
+  redisUrl,
+  startDemo,
+  uniquePrefix,
+  waitFor,
+} from './helpers'
 
 let running: RunningDemo
 beforeAll(async () => {
   running = await startDemo({ pointInterval: 20, tokenDelay: 0, retry: 100 })
   // A little history for the first-visit snapshot.
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  await chartMoves(running.url, 3)
 })
 afterAll(() => running?.close())
 
 const json = { 'content-type': 'application/json' }
 const post = (path: string, body: string, headers: Record<string, string> = json) =>
   fetch(running.url + path, { method: 'POST', headers, body })
+const noticesOf = (events: ParsedEvent[]): Notice[] =>
+  events.filter((event) => event.type === 'notice').map((event) => JSON.parse(event.data))
 
-test('a first visit gets recent history in `hello`, and live points continue right after it', async () => {
-  const response = await fetch(`${running.url}/events`)
-  expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/)
-  const [hello, ...rest] = await readEvents(response, (event) => event.type === 'point')
-  const next = rest.at(-1)
-  expect(hello!.type).toBe('hello')
-  const snapshot = JSON.parse(hello!.data) as Recent & { resumedFrom: null; store: string }
-  expect(snapshot).toMatchObject({ resumedFrom: null, store: 'memory', clients: 1 })
-  expect(snapshot.points.length).toBeGreaterThan(3)
-  const last = snapshot.points.at(-1)!
-  // `hello` carries the newest id, so a reconnect resumes right after the snapshot.
-  expect(hello!.lastEventId).toBe(last.id)
-  expect(next!.type).toBe('point')
-  expect((JSON.parse(next!.data) as Point).seq).toBe(last.seq + 1)
-})
-
-test('a reconnect replays what it missed, then says where the replay ended', async () => {
-  const first = await readEvents(await fetch(`${running.url}/events`), (e) => e.type === 'point')
-  const resumeFrom = first.at(-1)!.lastEventId
-  const seqFrom = (JSON.parse(first.at(-1)!.data) as Point).seq
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  const response = await fetch(`${running.url}/events`, {
-    headers: { 'last-event-id': resumeFrom },
+describe('GET /events', () => {
+  test('subscribes the tab to its user topic and the shared ones; a first visit gets recent history in `hello`, and live points continue right after it', async () => {
+    const response = await openStream(running.url, 'Ada')
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/)
+    const [hello, ...rest] = await readEvents(response, (event) => event.type === 'point')
+    const next = rest.at(-1)
+    expect(hello!.type).toBe('hello')
+    const snapshot = JSON.parse(hello!.data) as Recent & Record<string, unknown>
+    expect(snapshot).toMatchObject({
+      resumedFrom: null,
+      engine: 'memory',
+      user: 'ada',
+      topics: ['users/ada', 'chart', 'notices', 'presence'],
+    })
+    const last = snapshot.points.at(-1)!
+    expect(snapshot.points.length).toBeGreaterThanOrEqual(3)
+    expect(next!.type).toBe('point')
+    expect(pointsOf([next!])[0]!.seq).toBe(last.seq + 1)
+    // The id of every frame is the hub's position vector: one shard in memory.
+    expect(next!.lastEventId).toMatch(/^0:[0-9a-z]+-\d+$/)
   })
-  const events = await readEvents(response, (event) => event.type === 'hello')
-  const replayed = events.filter((event) => event.type === 'point')
-  expect(replayed.length).toBeGreaterThan(1)
-  expect(replayed.map((event) => (JSON.parse(event.data) as Point).seq)).toEqual(
-    replayed.map((_, i) => seqFrom + 1 + i),
-  )
-  expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ resumedFrom: resumeFrom })
+
+  test.each([
+    ['no user', '/events'],
+    ['an empty user', '/events?user='],
+    ['a user with a slash', '/events?user=ada%2Fadmin'],
+    ['a pattern', '/events?user=*'],
+    ['a user with a control character', '/events?user=ada%0A'],
+    ['a user with spaces', '/events?user=%20ada'],
+    ['a user over 24 characters', `/events?user=${'a'.repeat(25)}`],
+  ])('refuses %s with a 400, before any stream', async (_name, path) => {
+    const response = await fetch(running.url + path)
+    expect(response.status).toBe(400)
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/)
+    expect(await response.json()).toHaveProperty('error')
+  })
+
+  test('one Last-Event-ID resumes every topic of the tab: what it missed on each, once, and nothing of another user', async () => {
+    const first = await readEvents(await openStream(running.url, 'ada'), (e) => e.type === 'point')
+    const resumeFrom = first.at(-1)!.lastEventId
+    const seqFrom = pointsOf(first).at(-1)!.seq
+    await waitFor(() => running.demo.tabs === 0)
+    // While ada is away: one event on her topic, one broadcast, one to bob.
+    const mine = await notify(running.url, { text: 'for ada', to: 'ada' })
+    const everyone = await notify(running.url, { text: 'for everyone' })
+    const bobs = await notify(running.url, { text: 'for bob', to: 'bob' })
+    await chartMoves(running.url, 2)
+    const events = await readEvents(
+      await openStream(running.url, 'ada', resumeFrom),
+      (event) => event.type === 'hello',
+    )
+    const replayed = pointsOf(events)
+    expect(replayed.length).toBeGreaterThanOrEqual(2)
+    expect(replayed.map((point) => point.seq)).toEqual(replayed.map((_, i) => seqFrom + 1 + i))
+    expect(noticesOf(events).map((notice) => notice.id)).toEqual([mine.id, everyone.id])
+    expect(JSON.stringify(events)).not.toContain(bobs.id)
+    // The watcher's tab came and went while ada was away: presence moved too.
+    expect(events.some((event) => event.type === 'presence')).toBe(true)
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ resumedFrom: resumeFrom })
+  })
 })
 
 describe('POST /notify', () => {
@@ -60,25 +104,51 @@ describe('POST /notify', () => {
     ['text that is not a string', '{"text":42}', json, 400],
     ['text over the cap', JSON.stringify({ text: 'x'.repeat(MAX_NOTICE_LENGTH + 1) }), json, 400],
     ['a body over 2 KiB', JSON.stringify({ text: 'hi', pad: 'x'.repeat(3000) }), json, 413],
+    ['a target that is a pattern', '{"text":"hi","to":"*"}', json, 400],
+    ['a target with a slash', '{"text":"hi","to":"ada/x"}', json, 400],
+    ['a target that is not a string', '{"text":"hi","to":42}', json, 400],
   ])('refuses %s', async (_name, body, headers, status) => {
     const response = await post('/notify', body, headers)
     expect(response.status).toBe(status)
     expect(await response.json()).toHaveProperty('error')
   })
 
-  test('broadcasts a `notice` to every open stream, control characters flattened', async () => {
-    const stream = await fetch(`${running.url}/events`)
-    const received = readEvents(stream, (event) => event.type === 'notice')
-    await waitFor(() => running.demo.main.size >= 2)
+  test('without a target, publishes a `notice` to `notices`: every tab gets it, control characters flattened', async () => {
+    const streams = await Promise.all([
+      openStream(running.url, 'ada'),
+      openStream(running.url, 'bob'),
+    ])
+    const received = streams.map((stream) => readEvents(stream, (event) => event.type === 'notice'))
+    await waitFor(() => running.demo.tabs === 2)
     const response = await post('/notify', JSON.stringify({ text: ' deploy\ndone\u0007 ' }))
     expect(response.status).toBe(202)
-    const { id } = (await response.json()) as { id: string }
-    const notice = (await received).at(-1)!
-    expect(notice.lastEventId).toBe(id)
-    expect(JSON.parse(notice.data) as Notice).toMatchObject({
-      text: 'deploy done',
-      from: `:${new URL(running.url).port}`,
-    })
+    const { id, topic } = (await response.json()) as { id: string; topic: string }
+    expect(topic).toBe('notices')
+    for (const events of await Promise.all(received)) {
+      expect(noticesOf(events).at(-1)).toMatchObject({
+        id,
+        text: 'deploy done',
+        from: `:${new URL(running.url).port}`,
+        to: null,
+      })
+    }
+  })
+
+  test('with a target, publishes to `users/<name>` only: that user gets it, nobody else', async () => {
+    const [ada, bob] = await Promise.all([
+      openStream(running.url, 'ada'),
+      openStream(running.url, 'bob'),
+    ])
+    // Bob reads until his own notice: in memory every topic shares one
+    // shard, so an event for ada published before it would have come first.
+    const toAda = readEvents(ada, (event) => event.type === 'notice')
+    const toBob = readEvents(bob, (event) => event.type === 'notice')
+    await waitFor(() => running.demo.tabs === 2)
+    const mine = await notify(running.url, { text: 'only for Ada', to: 'Ada' })
+    expect(mine.topic).toBe('users/ada')
+    const bobs = await notify(running.url, { text: 'only for bob', to: 'bob' })
+    expect(noticesOf(await toAda)).toEqual([expect.objectContaining({ id: mine.id, to: 'ada' })])
+    expect(noticesOf(await toBob)).toEqual([expect.objectContaining({ id: bobs.id, to: 'bob' })])
   })
 })
 
@@ -99,23 +169,27 @@ describe('POST /chat', () => {
   })
 })
 
-test('POST /drop closes every main stream and says how many', async () => {
+test('POST /drop closes every tab stream and says how many', async () => {
+  await waitFor(() => running.demo.tabs === 0)
   const streams = await Promise.all([
-    fetch(`${running.url}/events`),
-    fetch(`${running.url}/events`),
+    openStream(running.url, 'ada'),
+    openStream(running.url, 'bob'),
   ])
   const ended = streams.map((response) => readEvents(response))
-  await waitFor(() => running.demo.main.size >= 3) // the two, plus the recorder
+  await waitFor(() => running.demo.tabs === 2)
   const response = await post('/drop', '')
-  expect(((await response.json()) as { dropped: number }).dropped).toBeGreaterThanOrEqual(2)
+  expect(((await response.json()) as { dropped: number }).dropped).toBe(2)
   await Promise.all(ended)
+  expect(running.demo.tabs).toBe(0)
 })
 
 test('serves the page, its scripts and the vendored builds, and nothing else', async () => {
   const page = await fetch(`${running.url}/`)
   expect(page.headers.get('content-type')).toMatch(/^text\/html/)
   expect(await page.text()).toContain('"@sse/client": "/vendor/client/index.js"')
-  expect((await fetch(`${running.url}/app.js`)).status).toBe(200)
+  for (const script of ['/app.js', '/chart.js', '/chat.js', '/notices.js', '/presence.js']) {
+    expect((await fetch(running.url + script)).status).toBe(200)
+  }
   expect((await fetch(`${running.url}/vendor/core/index.js`)).status).toBe(200)
   expect((await fetch(`${running.url}/nope`)).status).toBe(404)
   expect((await fetch(`${running.url}/notify`)).status).toBe(405)
@@ -135,46 +209,64 @@ function rawStatus(path: string): Promise<number> {
   })
 }
 
-// Runs whenever REDIS_URL is set and always under CI (against the default
-// local Redis, which CI starts); elsewhere it needs REDIS_URL to opt in.
-const inCi = Boolean(process.env.CI) && process.env.CI !== 'false'
-const redisUrl = process.env.REDIS_URL ?? (inCi ? 'redis://127.0.0.1:6379' : undefined)
 if (redisUrl === undefined) {
   console.warn('⚠ SKIPPING "two instances sharing Redis": set REDIS_URL to run it.')
 }
 
 describe.runIf(redisUrl)('two instances sharing Redis', () => {
+  const prefix = uniquePrefix()
   let a: RunningDemo
   let b: RunningDemo
   beforeAll(async () => {
-    a = await startDemo({ redisUrl: redisUrl!, pointInterval: 50, tokenDelay: 0 })
-    b = await startDemo({ redisUrl: redisUrl!, pointInterval: 50, tokenDelay: 0 })
+    a = await startDemo({ redisUrl: redisUrl!, prefix, pointInterval: 50, tokenDelay: 0 })
+    b = await startDemo({ redisUrl: redisUrl!, prefix, pointInterval: 50, tokenDelay: 0 })
   })
   afterAll(async () => {
     await a?.close()
     await b?.close()
+    await deleteKeys(redisUrl!, prefix)
   })
 
   test('a notice posted to one reaches the other, and the chart has one producer', async () => {
     const text = `from a ${Date.now()}`
     let posted = false
-    const events = await readEvents(await fetch(`${b.url}/events`), (event, all) => {
+    const events = await readEvents(await openStream(b.url, 'ada'), (event, all) => {
       // Once b's stream is flowing, post to a.
-      if (!posted && all.filter((seen) => seen.type === 'point').length === 5) {
+      if (!posted && pointsOf(all).length === 5) {
         posted = true
-        void fetch(`${a.url}/notify`, {
-          method: 'POST',
-          headers: json,
-          body: JSON.stringify({ text }),
-        })
+        void notify(a.url, { text })
       }
       return event.type === 'notice' && event.data.includes(text)
     })
-    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ text, from: `:${new URL(a.url).port}` })
-    const seqs = events
-      .filter((event) => event.type === 'point')
-      .map((event) => (JSON.parse(event.data) as Point).seq)
+    expect(noticesOf(events).at(-1)).toMatchObject({ text, from: `:${new URL(a.url).port}` })
+    const seqs = pointsOf(events).map((point) => point.seq)
     expect(seqs.length).toBeGreaterThanOrEqual(5)
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i))
+  })
+
+  test('a tab resumes on the other instance with its one Last-Event-ID, every topic', async () => {
+    const first = await readEvents(await openStream(a.url, 'ada'), (e) => e.type === 'point')
+    const resumeFrom = first.at(-1)!.lastEventId
+    const seqFrom = pointsOf(first).at(-1)!.seq
+    const mine = await notify(a.url, { text: 'for ada, away', to: 'ada' })
+    const everyone = await notify(b.url, { text: 'for everyone, away' })
+    await chartMoves(b.url, 2)
+    const events = await readEvents(
+      await openStream(b.url, 'ada', resumeFrom),
+      (event) => event.type === 'hello',
+    )
+    const replayed = pointsOf(events)
+    expect(replayed.map((point) => point.seq)).toEqual(replayed.map((_, i) => seqFrom + 1 + i))
+    expect(replayed.length).toBeGreaterThanOrEqual(2)
+    expect(
+      noticesOf(events)
+        .map((notice) => notice.id)
+        .sort(),
+    ).toEqual([mine.id, everyone.id].sort())
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({
+      resumedFrom: resumeFrom,
+      instance: `:${new URL(b.url).port}`,
+      engine: 'redis',
+    })
   })
 })

@@ -3,7 +3,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
-import { createChannel, MemoryEventStore, type Session } from '@sse/core'
+import { createHub, type Session } from '@sse/core'
 import { sse as expressSse } from '@sse/express'
 import { fastifySse } from '@sse/fastify'
 import { sse as honoSse } from '@sse/hono'
@@ -70,13 +70,14 @@ export function scripted(session: Session): void {
 }
 
 /**
- * A channel with history that counts to `total` on `tick` events, 15 ms
- * apart, and closes every stream from the server side after tick `dropAfter`
- * (once), then ends with an `end` event. Starts counting when the first
- * browser connects.
+ * A hub (history in memory) that counts to `total` on `tick` events on one
+ * topic, 15 ms apart, and closes every stream from the server side after
+ * tick `dropAfter` (once), then ends with an `end` event. Starts counting
+ * when the first browser connects.
  */
 export function resumeScenario(total = 30, dropAfter = 10) {
-  const channel = createChannel({ store: new MemoryEventStore() })
+  const hub = createHub()
+  const tick = (data: string, event: string): void => void hub.publish('ticks', data, { event })
   /** The Last-Event-ID of each connection, in order. */
   const connections: Array<string | undefined> = []
   let timer: ReturnType<typeof setInterval> | undefined
@@ -85,37 +86,37 @@ export function resumeScenario(total = 30, dropAfter = 10) {
     let n = 0
     timer = setInterval(() => {
       n++
-      if (channel.size === 0) sentWhileAway++
-      void channel.broadcast(String(n), { event: 'tick' })
+      if (hub.size === 0) sentWhileAway++
+      tick(String(n), 'tick')
       if (n === dropAfter) {
-        for (const session of [...channel.sessions()]) session.close()
+        for (const { session } of [...hub.subscriptions()]) session.close()
         // One tick while nobody is connected, for certain (a browser that
         // reconnects within one interval would otherwise miss nothing): the
         // replay has to carry it.
         n++
         sentWhileAway++
-        void channel.broadcast(String(n), { event: 'tick' })
+        tick(String(n), 'tick')
       }
       if (n === total) {
         clearInterval(timer)
-        void channel.broadcast('bye', { event: 'end' })
+        tick('bye', 'end')
       }
     }, 15)
   }
   return {
     connections,
-    /** Ticks broadcast while no browser was connected: the replay had to carry them. */
+    /** Ticks published while no browser was connected: the replay had to carry them. */
     get sentWhileAway() {
       return sentWhileAway
     },
     handler(session: Session): Promise<void> {
       connections.push(session.lastEventId)
       if (timer === undefined) start()
-      return channel.join(session)
+      return hub.subscribe(session, 'ticks').ready
     },
     close(): void {
       clearInterval(timer)
-      channel.close()
+      hub.close()
     },
   }
 }

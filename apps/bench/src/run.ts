@@ -21,6 +21,7 @@ import * as fanout from './fanout'
 import { defaults, hasGc, type Row } from './measure'
 import * as parse from './parse'
 import * as redis from './redis'
+import * as topics from './topics'
 
 interface Question {
   question: string
@@ -29,7 +30,7 @@ interface Question {
   run(caseName: string): Promise<Row[]>
 }
 
-const questions: Question[] = [parse, encode, broadcast, fanout, redis]
+const questions: Question[] = [parse, encode, broadcast, fanout, redis, topics]
 
 const CHILD = '--case'
 

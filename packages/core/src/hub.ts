@@ -417,6 +417,9 @@ export function createHub(options: HubOptions = {}): Hub {
     state.cursor = position
     state.entry = undefined
     currentId = undefined
+    // Resuming sessions waiting for positions the log may no longer reach:
+    // let them go on now (they are held, so they get `resync` below).
+    for (const waiter of state.waiters.splice(0)) waiter.done()
     for (const member of members.values()) {
       if (!member.needs(shard)) continue
       if (member.held !== undefined) member.resetWhileHeld = true

@@ -3,9 +3,9 @@
  * and delivered throughput at a fixed publish rate, received by a real HTTP
  * SSE client:
  *
- * - `memory`: one server process publishes to its own in-memory channel.
- * - `redis`: one process publishes (XADD), another serves the clients (XREAD
- *   loop, then HTTP): the scaled-out path.
+ * - `memory`: one server process publishes to its own hub (in-memory engine).
+ * - `redis`: one process publishes (one EVALSHA: XADD + SPUBLISH), another
+ *   follows the shard (SSUBSCRIBE) and serves the client: the scaled-out path.
  *
  * Both publishers are the same code (test/fixtures/server.ts, `burst`); every
  * event carries its send time, and the client in this process compares it
@@ -88,7 +88,7 @@ function burst(server: Server, rate: number, durationMs: number) {
 }
 
 /** Reads `expected` events from `url`, recording each one's latency. */
-async function receive(url: string, expected: number, timeoutMs: number) {
+async function receive(url: string, expected: number, timeoutMs: number, live: () => void) {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), timeoutMs)
   const latencies: number[] = []
@@ -97,6 +97,8 @@ async function receive(url: string, expected: number, timeoutMs: number) {
   let lastReceived = 0
   const parser = createParser({
     onEvent: (event) => {
+      // The server says when the subscription is live; then the burst may start.
+      if (event.type === 'ready') return live()
       const now = performance.timeOrigin + performance.now()
       const { seq, t } = JSON.parse(event.data) as { seq: number; t: number }
       if (seen.has(seq)) throw new Error(`event ${seq} arrived twice`)
@@ -124,12 +126,15 @@ async function receive(url: string, expected: number, timeoutMs: number) {
 /** One burst, received by a fresh client that joined before the first event. */
 async function phase(publisher: Server, receiver: Server, rate: number, durationMs: number) {
   const expected = Math.round((rate * durationMs) / 1000)
-  // The previous phase's client is gone, this one has joined: then publish.
+  // The previous phase's client is gone, this one is live: then publish.
   while ((await sessions(receiver)) > 0) await new Promise((r) => setTimeout(r, 5))
-  const receiving = receive(`${receiver.url}/events`, expected, durationMs + 30_000)
+  let live = false
+  const receiving = receive(`${receiver.url}/events?s=bench`, expected, durationMs + 30_000, () => {
+    live = true
+  })
   // Awaited below; this only keeps an early failure from going unhandled meanwhile.
   receiving.catch(() => undefined)
-  while ((await sessions(receiver)) === 0) await new Promise((r) => setTimeout(r, 5))
+  while (!live) await new Promise((r) => setTimeout(r, 5))
   const published = await burst(publisher, rate, durationMs)
   return { ...(await receiving), published, expected }
 }
@@ -194,21 +199,26 @@ export async function run(options: LatencyOptions = {}): Promise<LatencyResult[]
   const prefix = `sse-bench:${randomUUID()}:`
   const results: LatencyResult[] = []
 
-  const memory = await startServer({ STORE: 'memory', STREAM: 'bench' })
+  const memory = await startServer({ ENGINE: 'memory' })
   try {
     results.push(await measure('memory (1 process)', memory, memory, rate, durationMs))
   } finally {
     await stop(memory)
   }
 
-  const env = { STORE: 'redis', REDIS_URL: redisUrl, PREFIX: prefix, STREAM: 'bench' }
+  const env = { ENGINE: 'redis', REDIS_URL: redisUrl, PREFIX: prefix }
   const [publisher, receiver] = await Promise.all([startServer(env), startServer(env)])
   try {
     results.push(await measure('redis (2 processes)', publisher!, receiver!, rate, durationMs))
   } finally {
     await Promise.all([stop(publisher!), stop(receiver!)])
     const redis = new Redis(redisUrl)
-    await redis.del(`${prefix}bench`)
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${prefix}*`, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) await redis.del(...keys)
+    } while (cursor !== '0')
     await redis.quit()
   }
   return results

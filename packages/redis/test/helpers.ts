@@ -1,15 +1,24 @@
-import { type ChildProcess, fork } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { resolve } from 'node:path'
-import { createParser, createSession, type ParsedEvent, type Session } from '@sse/core'
-import { Redis } from 'ioredis'
-import { describe, expect, test } from 'vitest'
+import {
+  createHub,
+  createParser,
+  createSession,
+  type Hub,
+  type HubOptions,
+  type ParsedEvent,
+  type Session,
+} from '@sse/core'
+import { createRedisEngine, type RedisEngine, type RedisEngineOptions } from '@sse/redis'
+import { type RedisCluster, startRedisCluster } from '@sse/test-utils/redis-cluster'
+import { Cluster, Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
-/** Where the tests find Redis. */
+/** Where the tests find the shared Redis (never flushed: every test uses its own prefix). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
-async function probe(): Promise<boolean> {
-  const redis = new Redis(REDIS_URL, {
+/** Whether a Redis answers PING at `url` now (one short-lived connection). */
+export async function answersPing(url: string): Promise<boolean> {
+  const redis = new Redis(url, {
     lazyConnect: true,
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
@@ -28,7 +37,7 @@ async function probe(): Promise<boolean> {
 }
 
 /** Whether a Redis answered at REDIS_URL when the test file loaded. */
-export const redisAvailable = await probe()
+export const redisAvailable = await answersPing(REDIS_URL)
 const inCi = Boolean(process.env.CI) && process.env.CI !== 'false'
 
 if (!redisAvailable && !inCi) {
@@ -38,7 +47,7 @@ if (!redisAvailable && !inCi) {
   )
 }
 
-/** `describe` for suites that need Redis: skipped when none answers (see {@link testRedisAnswers}). */
+/** `describe` for suites that need Redis (and redis-server on PATH): skipped when none answers. */
 export const describeRedis: ReturnType<typeof describe.skipIf> = describe.skipIf(!redisAvailable)
 
 /**
@@ -57,54 +66,44 @@ export function uniquePrefix(): string {
 }
 
 /** A plain client for the test itself (inspecting streams, killing connections). */
-export function adminClient(): Redis {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+export function adminClient(url = REDIS_URL): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 })
   redis.on('error', () => undefined)
   return redis
 }
 
-/** Deletes every key under `prefix` (never FLUSHDB: the Redis may be shared). */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+/**
+ * Deletes every key of the engines under `prefix` (and an ioredis
+ * `keyPrefix`); never FLUSHDB: the Redis is shared.
+ */
+export async function deleteKeys(redis: Redis, prefix: string, keyPrefix = ''): Promise<void> {
   let cursor = '0'
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}{${prefix}*`, 'COUNT', 1000)
     cursor = next
     if (keys.length > 0) await redis.del(...keys)
   } while (cursor !== '0')
 }
 
-/** Connections whose name starts with `namePrefix`, from CLIENT LIST. */
-export async function clientsNamed(
-  redis: Redis,
-  namePrefix: string,
-): Promise<Array<{ id: string; name: string; flags: string; cmd: string }>> {
-  const list = (await redis.client('LIST')) as string
-  return list
+/** The ids of the connections whose name starts with `namePrefix` (CLIENT LIST). */
+export async function clientIds(admin: Redis, namePrefix: string): Promise<string[]> {
+  return String(await admin.call('CLIENT', 'LIST'))
     .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) =>
-      Object.fromEntries(line.split(' ').map((pair) => pair.split('=') as [string, string])),
-    )
-    .filter((client) => (client.name ?? '').startsWith(namePrefix))
-    .map((client) => ({
-      id: client.id!,
-      name: client.name!,
-      flags: client.flags ?? '',
-      cmd: client.cmd ?? '',
-    }))
+    .filter((line) => line.includes(` name=${namePrefix}`))
+    .map((line) => /id=(\d+)/.exec(line)![1]!)
 }
 
-/** Drops every connection whose name starts with `namePrefix` (CLIENT KILL ID, one by one). */
-export async function killClients(redis: Redis, namePrefix: string): Promise<number> {
+/** Drops the connections whose name starts with `namePrefix`; how many. */
+export async function killClients(admin: Redis, namePrefix: string): Promise<number> {
   let killed = 0
-  for (const client of await clientsNamed(redis, namePrefix)) {
-    killed += Number(await redis.client('KILL', 'ID', client.id))
+  for (const id of await clientIds(admin, namePrefix)) {
+    killed += Number(await admin.call('CLIENT', 'KILL', 'ID', id))
   }
   return killed
 }
 
 /** Polls `condition` until it holds; fails with `message` after `timeoutMs`. */
-export async function waitFor(
+export async function until(
   condition: () => boolean | Promise<boolean>,
   message: string,
   timeoutMs = 10_000,
@@ -112,12 +111,19 @@ export async function waitFor(
   const deadline = Date.now() + timeoutMs
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for: ${message}`)
-    await new Promise((r) => setTimeout(r, 5))
+    await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
 
-/** A core session over an in-memory sink, with what it received parsed. */
-export function recordingSession(): { session: Session; events: ParsedEvent[] } {
+/** A session over an in-memory sink, with what it received parsed. */
+export interface Recorder {
+  session: Session
+  events: ParsedEvent[]
+  /** The client's Last-Event-ID now (id-only frames included). */
+  lastEventId(): string
+}
+
+export function recordingSession(lastEventId?: string): Recorder {
   const events: ParsedEvent[] = []
   const parser = createParser({ onEvent: (event) => events.push(event) })
   const controller = new AbortController()
@@ -131,14 +137,16 @@ export function recordingSession(): { session: Session; events: ParsedEvent[] } 
       close: () => controller.abort(),
       signal: controller.signal,
     },
-    { retry: false, heartbeat: false },
+    { retry: false, heartbeat: false, ...(lastEventId === undefined ? {} : { lastEventId }) },
   )
-  return { session, events }
+  return { session, events, lastEventId: () => parser.lastEventId }
 }
 
 /** An event stream read with fetch; `ended` settles when the server goes away or `close()` is called. */
 export interface OpenStream {
   events: ParsedEvent[]
+  /** The Last-Event-ID a reconnect would send (id-only frames included). */
+  lastEventId(): string
   ended: Promise<unknown>
   close(): void
 }
@@ -146,11 +154,11 @@ export interface OpenStream {
 export function openStream(url: string, lastEventId?: string): OpenStream {
   const controller = new AbortController()
   const events: ParsedEvent[] = []
+  const parser = createParser({ onEvent: (event) => events.push(event) })
   const headers: Record<string, string> =
     lastEventId === undefined ? {} : { 'last-event-id': lastEventId }
   const ended = (async () => {
     const response = await fetch(url, { headers, signal: controller.signal })
-    const parser = createParser({ onEvent: (event) => events.push(event) })
     const reader = response.body!.getReader()
     for (;;) {
       const { done, value } = await reader.read()
@@ -158,53 +166,88 @@ export function openStream(url: string, lastEventId?: string): OpenStream {
       parser.feed(value)
     }
   })().catch((error: unknown) => error)
-  return { events, ended, close: () => controller.abort() }
+  return { events, lastEventId: () => parser.lastEventId, ended, close: () => controller.abort() }
 }
 
-/** A server process (test/fixtures/server.ts) on its own port. */
-export interface ServerProcess {
-  child: ChildProcess
-  port: number
-  url: string
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  publish(data: string): Promise<{ ok: boolean; id?: string; code?: string }>
-  send(message: unknown): void
+/** What the engine-level tests run against: the shared Redis, or a local cluster. */
+export interface Target {
+  name: 'redis' | 'cluster'
+  /** The key prefix of every engine of this target. */
+  prefix: string
+  /** Starts what the target needs (the cluster); call in beforeAll. */
+  start(): Promise<void>
+  /** An engine on this target (closed by `stop`). */
+  engine(options?: RedisEngineOptions): RedisEngine
+  /** A hub on a fresh engine of this target. */
+  hub(options?: RedisEngineOptions, hubOptions?: HubOptions): Hub
+  /** The cluster, for the cluster target. */
+  cluster(): RedisCluster
+  /** Environment for a server process (test/fixtures/server.ts) on this target. */
+  env(): Record<string, string>
+  /** Closes every hub and engine, deletes the keys (shared Redis), stops the cluster. */
+  stop(): Promise<void>
 }
 
-const serverScript = resolve(import.meta.dirname, 'fixtures/server.ts')
-const packageDir = resolve(import.meta.dirname, '..')
-
-export function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = fork(serverScript, [], {
-    cwd: packageDir,
-    execArgv: ['--import', 'tsx', '--conditions=@sse/source'],
-    env: { ...process.env, REDIS_URL, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.once('exit', (code, signal) => done({ code, signal })),
-  )
-  return new Promise((resolveServer, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('server process did not start in 15 s')),
-      15_000,
-    )
-    child.once('exit', (code) => reject(new Error(`server process exited early (${code})`)))
-    child.on('message', (message: { type?: string; port?: number }) => {
-      if (message.type !== 'listening' || message.port === undefined) return
-      clearTimeout(timer)
-      const url = `http://127.0.0.1:${message.port}`
-      resolveServer({
-        child,
-        port: message.port,
-        url,
-        exited,
-        async publish(data) {
-          const response = await fetch(`${url}/publish`, { method: 'POST', body: data })
-          return (await response.json()) as { ok: boolean; id?: string; code?: string }
-        },
-        send: (m) => child.send(m as never),
+export function target(name: 'redis' | 'cluster', prefix: string): Target {
+  let cluster: RedisCluster | undefined
+  const hubs: Hub[] = []
+  const engines: RedisEngine[] = []
+  const self: Target = {
+    name,
+    prefix,
+    async start() {
+      if (name === 'cluster') cluster = await startRedisCluster()
+    },
+    engine(options = {}) {
+      let redis: Redis | Cluster | undefined
+      if (name === 'cluster') {
+        redis = new Cluster(self.cluster().startupNodes, { shardedSubscribers: true })
+        // The engine reports through onError; a Cluster's own errors are ours to listen to.
+        redis.on('error', () => undefined)
+      }
+      const engine = createRedisEngine({
+        prefix,
+        ...(name === 'cluster' ? { redis, quitOnClose: true } : { url: REDIS_URL }),
+        ...options,
       })
-    })
-  })
+      engines.push(engine)
+      return engine
+    },
+    hub(options, hubOptions) {
+      const hub = createHub({ ...hubOptions, engine: self.engine(options) })
+      hubs.push(hub)
+      return hub
+    },
+    cluster() {
+      if (cluster === undefined) throw new Error('the cluster target was not started')
+      return cluster
+    },
+    env() {
+      return name === 'cluster'
+        ? { PREFIX: prefix, CLUSTER: JSON.stringify(self.cluster().startupNodes) }
+        : { PREFIX: prefix, REDIS_URL }
+    },
+    async stop() {
+      for (const hub of hubs) hub.close()
+      await Promise.all(engines.map((engine) => engine.close()))
+      if (name === 'redis' && redisAvailable) {
+        const admin = adminClient()
+        await deleteKeys(admin, prefix)
+        admin.disconnect()
+      }
+      await cluster?.stop()
+    },
+  }
+  return self
+}
+
+/**
+ * A target for the enclosing `describe`, with its own key prefix: started
+ * before its tests (the cluster: once per file), stopped after them.
+ */
+export function useTarget(name: 'redis' | 'cluster'): Target {
+  const on = target(name, uniquePrefix())
+  beforeAll(() => on.start(), 60_000)
+  afterAll(() => on.stop(), 30_000)
+  return on
 }

@@ -1,163 +1,177 @@
-import type { Redis } from 'ioredis'
-import { afterAll, beforeAll, expect, test } from 'vitest'
-import {
-  adminClient,
-  clientsNamed,
-  deleteKeys,
-  describeRedis,
-  killClients,
-  type OpenStream,
-  openStream,
-  redisAvailable,
-  type ServerProcess,
-  startServer,
-  testRedisAnswers,
-  uniquePrefix,
-  waitFor,
-} from './helpers'
+import { selectorMatches } from '@sse/core'
+import { EventSource } from 'eventsource'
+import { afterAll, expect, test } from 'vitest'
+import { describeRedis, testRedisAnswers, until, useTarget } from './helpers'
+import { eventsUrl, isLive, serverGroup } from './processes'
 
-// Several server processes (test/fixtures/server.ts: node:http + @sse/core +
-// @sse/redis) sharing one Redis, with real HTTP clients on each.
-
-const prefix = uniquePrefix()
-let admin: Redis
-const servers: ServerProcess[] = []
-const streams: OpenStream[] = []
-
-async function start(count: number, env: (i: number) => Record<string, string>) {
-  const started = await Promise.all(
-    Array.from({ length: count }, (_, i) => startServer({ PREFIX: prefix, ...env(i) })),
-  )
-  servers.push(...started)
-  return started
-}
-
-function connect(server: ServerProcess, lastEventId?: string): OpenStream {
-  const stream = openStream(`${server.url}/events`, lastEventId)
-  streams.push(stream)
-  return stream
-}
-
-async function sessions(server: ServerProcess): Promise<number> {
-  const response = await fetch(`${server.url}/stats`)
-  return ((await response.json()) as { sessions: number }).sessions
-}
+// Server processes (test/fixtures/server.ts: node:http + createHub +
+// createRedisEngine) sharing one Redis or one cluster, real HTTP clients on
+// each, events published in the processes.
 
 testRedisAnswers()
 
-beforeAll(() => {
-  if (redisAvailable) admin = adminClient()
-})
+const TOPICS = Array.from({ length: 40 }, (_, i) => `t/${i}`)
 
-afterAll(async () => {
-  for (const stream of streams) stream.close()
-  for (const server of servers) if (server.child.exitCode === null) server.child.kill('SIGKILL')
-  if (admin !== undefined) {
-    await deleteKeys(admin, prefix)
-    admin.disconnect()
+interface Published {
+  topics: string[]
+  data: string
+}
+
+/** The events of `published` that `selectors` match, in publish order. */
+function matching(selectors: string[], published: Published[]): string[] {
+  return published
+    .filter(({ topics }) => topics.some((t) => selectors.some((s) => selectorMatches(s, t))))
+    .map(({ data }) => data)
+}
+
+/** Selectors for client `i`: some exact topics, some patterns. */
+function selectorsOf(i: number): string[] {
+  if (i % 4 === 3) return ['t/*']
+  return [TOPICS[i]!, TOPICS[i + 10]!, TOPICS[i + 20]!, TOPICS[(i * 7) % 40]!]
+}
+
+/**
+ * `batches` batches of `size` events, each to one topic (so that a topic's
+ * order is one shard's log order) and every fifth to three topics (delivered
+ * once per session however many it matches).
+ */
+function plan(batches: number, size: number, tag: string): Published[][] {
+  return Array.from({ length: batches }, (_, b) =>
+    Array.from({ length: size }, (_, i) => {
+      const n = b * size + i
+      const topics =
+        n % 5 === 4
+          ? [TOPICS[n % 40]!, TOPICS[(n * 3) % 40]!, TOPICS[(n * 11) % 40]!]
+          : [TOPICS[(n * 7) % 40]!]
+      return { topics: [...new Set(topics)], data: `${tag}${n}` }
+    }),
+  )
+}
+
+/**
+ * Every expected event exactly once, and for each topic the single-topic
+ * events in the same relative order as every other client sees them (the
+ * log's order) and as their publisher published them.
+ */
+function checkReceived(
+  received: string[],
+  want: string[],
+  published: Published[],
+  logOrder: Map<string, string[]>,
+) {
+  expect([...received].sort()).toEqual([...want].sort())
+  const single = new Map(
+    published.filter((p) => p.topics.length === 1).map((p) => [p.data, p.topics[0]!]),
+  )
+  for (const topic of TOPICS) {
+    const seen = received.filter((data) => single.get(data) === topic)
+    const known = logOrder.get(topic)
+    if (known === undefined || seen.length > known.length) logOrder.set(topic, seen)
+    else expect(known.filter((data) => seen.includes(data))).toEqual(seen)
+    for (const tag of ['a', 'b']) {
+      const mine = seen.filter((data) => data.startsWith(tag))
+      expect(mine).toEqual([...mine].sort((x, y) => Number(x.slice(1)) - Number(y.slice(1))))
+    }
   }
-})
+}
 
-describeRedis('several server processes sharing Redis', () => {
-  test('a publish in any process reaches every client of every process, in order, exactly once', async () => {
-    const group = await start(3, () => ({ STREAM: 'fanout' }))
-    const clients = group.flatMap((server) => [connect(server), connect(server)])
-    await waitFor(
-      async () => (await Promise.all(group.map(sessions))).every((n) => n === 2),
-      'two clients on every process',
-    )
-    const published = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => group[i % 3]!.publish(`event ${i}`)),
-    )
-    expect(published.every((p) => p.ok)).toBe(true)
-    await waitFor(() => clients.every((c) => c.events.length >= 60), '60 events on every client')
-    const log = (await admin.xrange(`${prefix}fanout`, '-', '+')).map(([id]) => id)
-    for (const client of clients) {
-      expect(client.events.map((e) => e.lastEventId)).toEqual(log)
-    }
-    const received = clients[0]!.events.map((e) => e.data)
-    expect([...received].sort()).toEqual(Array.from({ length: 60 }, (_, i) => `event ${i}`).sort())
-  })
+for (const name of ['redis', 'cluster'] as const) {
+  describeRedis(`server processes on ${name === 'redis' ? 'one Redis' : 'a Redis Cluster'}`, () => {
+    const on = useTarget(name)
+    const group = serverGroup(() => on.env())
+    const sources: EventSource[] = []
+    afterAll(async () => {
+      for (const source of sources) source.close()
+      await group.stop()
+    })
 
-  test('a process killed mid-stream: its client resumes on another process with Last-Event-ID, missing nothing', async () => {
-    const [doomed, survivor] = await start(2, () => ({ STREAM: 'failover' }))
-    const client = connect(doomed!)
-    await waitFor(async () => (await sessions(doomed!)) === 1, 'the client to join')
-
-    const total = 80
-    let published = 0
-    const publishing = (async () => {
-      for (; published < total; published++) {
-        const result = await survivor!.publish(String(published))
-        expect(result.ok).toBe(true)
+    test('two processes, 40 topics, clients on both: each gets exactly its events, once, in order', async () => {
+      const [a, b] = await group.start(2)
+      const clients = Array.from({ length: 8 }, (_, i) => {
+        const selectors = selectorsOf(i)
+        return { selectors, stream: group.connect((i % 2 ? b : a)!, selectors) }
+      })
+      await until(() => clients.every(({ stream }) => isLive(stream)), 'every client live')
+      const fromA = plan(4, 50, 'a')
+      const fromB = plan(4, 50, 'b')
+      // Both processes publish at once, each its events in order.
+      const acknowledged = await Promise.all([
+        (async () => {
+          for (const batch of fromA) expect(await a!.publish(batch)).not.toContain(false)
+        })(),
+        (async () => {
+          for (const batch of fromB) expect(await b!.publish(batch)).not.toContain(false)
+        })(),
+      ])
+      expect(acknowledged).toHaveLength(2)
+      const published = [...fromA.flat(), ...fromB.flat()]
+      const logOrder = new Map<string, string[]>()
+      for (const { selectors, stream } of clients) {
+        const want = matching(selectors, published)
+        const messages = () => stream.events.filter((event) => event.type !== 'ready')
+        await until(
+          () => messages().length >= want.length,
+          `${want.length} events for ${selectors}`,
+        )
+        expect(messages().every((event) => event.type === 'message')).toBe(true)
+        checkReceived(
+          messages().map((event) => event.data),
+          want,
+          published,
+          logOrder,
+        )
       }
-    })()
-    await waitFor(() => client.events.length >= 25, 'some events on the doomed process')
-    doomed!.child.kill('SIGKILL')
-    await client.ended
-    expect(await doomed!.exited).toMatchObject({ signal: 'SIGKILL' })
-    const seenBefore = client.events.length
-    // Events keep coming while the client is away.
-    const resumeAfter = published + 10
-    await waitFor(() => published >= resumeAfter || published === total, 'events during the gap')
+      for (const server of [a!, b!]) expect((await server.stats()).engineErrors).toBe(0)
+    })
 
-    const lastEventId = client.events.at(-1)!.lastEventId
-    const resumed = connect(survivor!, lastEventId)
-    await publishing
-    await waitFor(
-      () => seenBefore + resumed.events.length >= total,
-      'the missed and the live events after resuming',
-    )
-    const all = [...client.events.slice(0, seenBefore), ...resumed.events].map((e) => e.data)
-    expect(all).toEqual(Array.from({ length: total }, (_, i) => String(i)))
-    // No resync: the id was still in the history.
-    expect(resumed.events.every((e) => e.type === 'message')).toBe(true)
-  })
-
-  test('Redis connections dropped (CLIENT KILL) during a publish loop: every client gets the log, once', async () => {
-    const name = `${prefix}proc`
-    const group = await start(2, (i) => ({ STREAM: 'killed', CONN_NAME: `${name}-${i}` }))
-    const clients = group.flatMap((server) => [connect(server), connect(server)])
-    await waitFor(
-      async () => (await Promise.all(group.map(sessions))).every((n) => n === 2),
-      'two clients on every process',
-    )
-    const acked: string[] = []
-    let failed = 0
-    let kills = 0
-    for (let i = 0; i < 200; i++) {
-      if (i % 50 === 25) {
-        // Both processes' command and XREAD connections, once all four are back.
-        await waitFor(async () => (await clientsNamed(admin, name)).length === 4, 'reconnects')
-        kills += await killClients(admin, name)
+    test('kill -9 of a process: its clients reconnect to the other and resume, nothing lost or twice', async () => {
+      const [doomed, survivor] = await group.start(2)
+      // What a load balancer does: the first process while it answers, else the other.
+      const balanced = async (input: string | URL | Request, init?: RequestInit) => {
+        const path = new URL(String(input)).pathname + new URL(String(input)).search
+        try {
+          return await fetch(doomed!.url + path, init)
+        } catch {
+          return await fetch(survivor!.url + path, init)
+        }
       }
-      const result = await group[i % 2]!.publish(String(i))
-      if (result.ok) acked.push(result.id!)
-      else failed++
-    }
-    expect(kills).toBe(16)
-    // A publish whose XADD was cut off may or may not be in the log (its
-    // reply was lost); every acknowledged one is.
-    expect(acked.length).toBeGreaterThanOrEqual(200 - 8)
-    const log = (await admin.xrange(`${prefix}killed`, '-', '+')).map(([id]) => id)
-    expect(log.length).toBeGreaterThanOrEqual(acked.length)
-    for (const id of acked) expect(log).toContain(id)
-    await waitFor(
-      () => clients.every((c) => c.events.length >= log.length),
-      'every logged event on every client',
-      15_000,
-    )
-    for (const client of clients) {
-      const ids = client.events.map((e) => e.lastEventId)
-      expect(new Set(ids).size).toBe(ids.length)
-      expect(ids).toEqual(log)
-    }
-    expect(failed).toBe(200 - acked.length)
+      const clients = Array.from({ length: 4 }, (_, i) => {
+        const selectors = selectorsOf(i)
+        const source = new EventSource(eventsUrl('http://balancer', selectors), { fetch: balanced })
+        sources.push(source)
+        const received: string[] = []
+        const resyncs: string[] = []
+        let ready = 0
+        source.addEventListener('message', (event) => received.push(event.data))
+        source.addEventListener('resync', (event) => resyncs.push(event.data))
+        source.addEventListener('ready', () => ready++)
+        return { selectors, received, resyncs, ready: () => ready }
+      })
+      await until(() => clients.every(({ ready }) => ready() === 1), 'four live clients')
+      expect((await doomed!.stats()).sessions).toBe(4)
 
-    // Clean shutdown: channel.close() + store.close(), and the process exits
-    // by itself, so nothing (timer, socket, XREAD loop) was left running.
-    for (const server of group) server.send({ type: 'shutdown' })
-    for (const server of group) expect(await server.exited).toEqual({ code: 0, signal: null })
-    expect(await clientsNamed(admin, name)).toEqual([])
+      const batches = plan(10, 30, 'a')
+      for (const [i, batch] of batches.entries()) {
+        if (i === 3) {
+          doomed!.child.kill('SIGKILL')
+          expect(await doomed!.exited).toMatchObject({ signal: 'SIGKILL' })
+        }
+        expect(await survivor!.publish(batch)).not.toContain(false)
+      }
+      const published = batches.flat()
+      const logOrder = new Map<string, string[]>()
+      for (const { selectors, received, resyncs, ready } of clients) {
+        const want = matching(selectors, published)
+        await until(
+          () => received.length >= want.length,
+          `${want.length} events after the failover`,
+          15_000,
+        )
+        expect(resyncs).toEqual([])
+        expect(ready()).toBe(2)
+        checkReceived(received, want, published, logOrder)
+      }
+      expect((await survivor!.stats()).sessions).toBe(4)
+    })
   })
-})
+}

@@ -12,6 +12,7 @@
  *   stream (a 4xx, a 204, the wrong `Content-Type`); `status` tells which.
  * - `SSE_CONNECTION`: a client could not connect, or the stream broke or ended;
  *   the network error, if any, is in `cause`.
+ * - `SSE_TIMEOUT`: {@link readEvents} did not see what it waited for in time.
  */
 export type SseErrorCode =
   | 'SSE_INVALID_FIELD'
@@ -19,6 +20,7 @@ export type SseErrorCode =
   | 'SSE_STORE'
   | 'SSE_INVALID_RESPONSE'
   | 'SSE_CONNECTION'
+  | 'SSE_TIMEOUT'
 
 // A registered symbol, so that two copies of @sse/core in one process (a
 // dual-package install, or two versions) still recognise each other's errors.

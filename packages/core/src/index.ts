@@ -29,6 +29,7 @@ export {
 } from './limits'
 export { createMemoryEngine, type MemoryEngineOptions } from './memory-engine'
 export { createParser, type ParsedEvent, type Parser, type ParserOptions } from './parse'
+export { type ReadEventsOptions, readEvents } from './read-events'
 export {
   createSession,
   defaultSerialize,

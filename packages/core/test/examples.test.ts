@@ -64,3 +64,12 @@ test('the README shows the example file as it is', () => {
   const source = readFileSync(new URL('../examples/topics.ts', import.meta.url), 'utf8')
   expect(readme).toContain(source.trim())
 })
+
+test('the README shows the readEvents testing example as it is', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const source = readFileSync(
+    new URL('../../express/test/readme-testing.test.ts', import.meta.url),
+    'utf8',
+  )
+  expect(readme).toContain(source.trim())
+})

@@ -75,23 +75,6 @@ export function parseAll(text: string | Uint8Array): ParsedEvent[] {
   return events
 }
 
-/** Reads a Response body to the end (or until `signal` aborts) and parses it. */
-export async function readEvents(
-  body: ReadableStream<Uint8Array>,
-  until: (events: ParsedEvent[]) => boolean = () => false,
-): Promise<ParsedEvent[]> {
-  const events: ParsedEvent[] = []
-  const parser = createParser({ onEvent: (event) => events.push(event) })
-  const reader = body.getReader()
-  while (!until(events)) {
-    const { done, value } = await reader.read()
-    if (done) break
-    parser.feed(value)
-  }
-  reader.releaseLock()
-  return events
-}
-
 /** Options for {@link shardedEngine}. */
 export interface ShardedEngineOptions extends MemoryEngineOptions {
   /** How many shards. @defaultValue 4 */

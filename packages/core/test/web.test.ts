@@ -3,11 +3,12 @@ import {
   createResponse,
   createSession,
   MAX_LAST_EVENT_ID_LENGTH,
+  readEvents,
   readLastEventId,
   type Session,
 } from '@sse/core'
 import { describe, expect, test } from 'vitest'
-import { memorySink, readEvents } from './fixtures'
+import { memorySink } from './fixtures'
 
 const url = 'http://localhost/events'
 
@@ -58,7 +59,7 @@ describe('createResponse', () => {
       },
       { retry: false },
     )
-    const events = await readEvents(response.body!)
+    const events = await readEvents(response)
     expect(events.map((e) => e.data)).toEqual(['0', '1', '2'])
   })
 
@@ -140,7 +141,7 @@ describe('createResponse', () => {
     expect(session.queuedBytes).toBeGreaterThan(0)
     expect(session.queuedBytes).toBeLessThanOrEqual(4096)
     // Reading drains the queue into the body again.
-    const events = await readEvents(response.body!, (seen) => seen.length >= 5)
+    const events = await readEvents(response, { count: 5 })
     expect(events.length).toBeGreaterThanOrEqual(5)
     session.close()
   })
@@ -165,8 +166,8 @@ describe('createResponse', () => {
         s.close()
       },
     )
-    expect((await readEvents(viaHeader.body!)).map((e) => e.data)).toEqual(['2', '3'])
-    expect((await readEvents(viaQuery.body!)).map((e) => e.data)).toEqual(['3'])
+    expect((await readEvents(viaHeader)).map((e) => e.data)).toEqual(['2', '3'])
+    expect((await readEvents(viaQuery)).map((e) => e.data)).toEqual(['3'])
   })
 })
 

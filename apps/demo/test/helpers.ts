@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { createParser, type ParsedEvent } from '@sse/core'
+import { type ParsedEvent, readEvents as readStream } from '@sse/core'
 import { listen } from '@sse/test-utils/servers'
 import { createDemo, type Demo, type DemoOptions } from '../src/app'
 import { createDemoEngine } from '../src/engine'
@@ -89,30 +89,18 @@ export async function chartMoves(url: string, count: number): Promise<void> {
 }
 
 /**
- * Reads an event stream with the core parser until `until` returns true (or
- * the stream ends), then cancels it; returns every event read.
+ * Reads an event stream with core's `readEvents` until `until` returns true
+ * for the latest event (or the stream ends), then cancels it; returns every
+ * event read. The test's own timeout bounds the wait.
  */
-export async function readEvents(
+export function readEvents(
   response: Response,
   until: (event: ParsedEvent, all: ParsedEvent[]) => boolean = () => false,
 ): Promise<ParsedEvent[]> {
-  const events: ParsedEvent[] = []
-  let done = false
-  const parser = createParser({
-    onEvent(event) {
-      if (done) return
-      events.push(event)
-      done = until(event, events)
-    },
+  return readStream(response, {
+    until: (all) => all.length > 0 && until(all.at(-1)!, all as ParsedEvent[]),
+    timeout: 60_000,
   })
-  const reader = response.body!.getReader()
-  while (!done) {
-    const { value, done: ended } = await reader.read()
-    if (ended) break
-    parser.feed(value)
-  }
-  await reader.cancel()
-  return events
 }
 
 /** For `expect.poll`, whose 1 s default is too short on a loaded 2-core machine. */

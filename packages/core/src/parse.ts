@@ -1,4 +1,5 @@
 import { SseError } from './errors'
+import { createUtf8ChunkDecoder } from './utf8-decoder'
 
 /**
  * An event as the browser's `EventSource` would dispatch it: the fields of the
@@ -65,11 +66,6 @@ const LOWER_N = 0x6e
 const LOWER_R = 0x72
 const LOWER_T = 0x74
 const LOWER_V = 0x76
-// Chunks up to this size that are all ASCII skip the TextDecoder call: that
-// call's fixed cost dominates when a network delivers tiny chunks.
-const SMALL_CHUNK = 32
-// One shared options object: no allocation per decoded chunk.
-const STREAM = { stream: true } as const
 
 /**
  * Creates a streaming parser for `text/event-stream` that follows the WHATWG
@@ -92,12 +88,7 @@ export function createParser(options: ParserOptions = {}): Parser {
   if (!(maxEventSize > 0))
     throw new TypeError('createParser: `maxEventSize` must be a positive number')
 
-  let decoder: TextDecoder | undefined
-  // Decodes chunks that need no state from the previous one (see decode).
-  let wholeDecoder: TextDecoder | undefined
-  let preferWholeDecoder = false
-  // True while the decoder may hold the start of a multi-byte sequence.
-  let decoderPending = false
+  const utf8 = createUtf8ChunkDecoder()
   let atStreamStart = true
   // The unfinished last line of previous chunks. Appending chunks to it is a
   // rope concatenation in V8, and only the new chunk is searched for a line
@@ -123,50 +114,10 @@ export function createParser(options: ParserOptions = {}): Parser {
   // helper sees four callback shapes and stays megamorphic and un-inlined.
   let callbackError: { error: unknown } | undefined
 
-  function decode(chunk: Uint8Array): string {
-    const n = chunk.length
-    // An empty chunk must not touch decoderPending: the decoder may still hold
-    // the start of a multi-byte sequence, so the next small ASCII chunk has to
-    // go through it (and get its U+FFFD), not around it.
-    if (n === 0) return ''
-    const last = chunk[n - 1]!
-    if (!decoderPending) {
-      if (n <= SMALL_CHUNK) {
-        let ascii = true
-        for (let i = 0; i < n; i++) {
-          if (chunk[i]! >= 0x80) {
-            ascii = false
-            break
-          }
-        }
-        if (ascii) return n === 1 ? String.fromCharCode(chunk[0]!) : String.fromCharCode(...chunk)
-      }
-      // The streaming decoder holds nothing and the chunk ends in ASCII, so no
-      // sequence is split at either end: decoding the chunk on its own gives
-      // the same text. Node's TextDecoder takes a much faster native path
-      // without `stream: true` (and leaves it for good once `stream` is used,
-      // hence a second decoder), but is slower than the streaming one on text
-      // that is mostly non-ASCII, so it is used while recent chunks were ASCII.
-      if (last < 0x80 && preferWholeDecoder) {
-        // ignoreBOM: we strip the BOM ourselves, for strings and bytes alike.
-        wholeDecoder ??= new TextDecoder('utf-8', { ignoreBOM: true })
-        const text = wholeDecoder.decode(chunk)
-        // Equal lengths: (nearly) every byte was ASCII.
-        preferWholeDecoder = text.length === n
-        return text
-      }
-    }
-    decoder ??= new TextDecoder('utf-8', { ignoreBOM: true })
-    decoderPending = last >= 0x80
-    const text = decoder.decode(chunk, STREAM)
-    preferWholeDecoder = text.length === n
-    return text
-  }
-
   function feed(chunk: string | Uint8Array): void {
     let text: string
     if (typeof chunk === 'string') text = chunk
-    else if (chunk instanceof Uint8Array) text = decode(chunk)
+    else if (chunk instanceof Uint8Array) text = utf8.decode(chunk)
     else throw new TypeError('parser.feed: expected a string or a Uint8Array chunk')
     const len = text.length
     if (len === 0) return
@@ -424,8 +375,7 @@ export function createParser(options: ParserOptions = {}): Parser {
   }
 
   function reset(): void {
-    decoder = undefined
-    decoderPending = false
+    utf8.reset()
     atStreamStart = true
     pending = ''
     skipLeadingLF = false

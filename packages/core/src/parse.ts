@@ -185,43 +185,15 @@ export function createParser(options: ParserOptions = {}): Parser {
         // whether an event is dropped never depends on the chunking.
         tooLarge()
       } else {
-        const first = text.charCodeAt(pos)
-        // A line shorter than a prefix fails its check on the CR or LF that
-        // ends it (or NaN past the text's end), so no length test is needed.
-        if (
-          first === LOWER_D &&
-          text.charCodeAt(pos + 4) === COLON &&
-          text.charCodeAt(pos + 1) === LOWER_A &&
-          text.charCodeAt(pos + 2) === LOWER_T &&
-          text.charCodeAt(pos + 3) === LOWER_A
-        ) {
-          const from = text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5
-          const value = text.slice(from, end)
-          // No check here: the whole line, never shorter than value + LF, fitted above.
-          eventSize += value.length + 1
-          if (hasData) data = data + '\n' + value
-          else {
-            data = value
-            hasData = true
-          }
-        } else if (
-          first === LOWER_E &&
-          text.charCodeAt(pos + 5) === COLON &&
-          text.charCodeAt(pos + 1) === LOWER_V &&
-          text.charCodeAt(pos + 2) === LOWER_E &&
-          text.charCodeAt(pos + 3) === LOWER_N &&
-          text.charCodeAt(pos + 4) === LOWER_T
-        ) {
-          eventType = text.slice(text.charCodeAt(pos + 6) === SPACE ? pos + 7 : pos + 6, end)
-          eventSize += eventType.length
-        } else if (
-          first === LOWER_I &&
-          text.charCodeAt(pos + 1) === LOWER_D &&
-          text.charCodeAt(pos + 2) === COLON
-        ) {
-          const value = text.slice(text.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3, end)
-          // An id with NUL is ignored, so the previous id stays.
-          if (value.indexOf('\0') === -1) idBuffer = value
+        // The three common fields, checked here without finding the colon
+        // first; anything else (or a space before the colon) goes through
+        // processField, which applies the same named checks.
+        if (text.charCodeAt(pos + 4) === COLON && isDataName(text, pos)) {
+          applyData(text.slice(text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5, end))
+        } else if (text.charCodeAt(pos + 5) === COLON && isEventName(text, pos)) {
+          applyEvent(text.slice(text.charCodeAt(pos + 6) === SPACE ? pos + 7 : pos + 6, end))
+        } else if (text.charCodeAt(pos + 2) === COLON && isIdName(text, pos)) {
+          applyId(text.slice(text.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3, end))
         } else {
           processField(text, pos, end)
         }
@@ -297,23 +269,14 @@ export function createParser(options: ParserOptions = {}): Parser {
     if (valueStart < end && line.charCodeAt(valueStart) === SPACE) valueStart++
     if (valueStart > end) valueStart = end
 
-    // Compare the field name by char codes: no substring per line.
-    if (nameLength === 4 && first === LOWER_D && isField(line, start, 'data')) {
-      const value = line.slice(valueStart, end)
-      // No check here: the whole line, never shorter than value + LF, fitted above.
-      eventSize += value.length + 1
-      if (hasData) data = data + '\n' + value
-      else {
-        data = value
-        hasData = true
-      }
-    } else if (nameLength === 5 && first === LOWER_E && isField(line, start, 'event')) {
-      eventType = line.slice(valueStart, end)
-      eventSize += eventType.length
-    } else if (nameLength === 2 && first === LOWER_I && line.charCodeAt(start + 1) === LOWER_D) {
-      const value = line.slice(valueStart, end)
-      // An id with NUL is ignored, so the previous id stays.
-      if (value.indexOf('\0') === -1) idBuffer = value
+    // The same named checks as the fast path in feed (a line without a
+    // colon is all name), then the rarer `retry`. No substring per line.
+    if (nameLength === 4 && isDataName(line, start)) {
+      applyData(line.slice(valueStart, end))
+    } else if (nameLength === 5 && isEventName(line, start)) {
+      applyEvent(line.slice(valueStart, end))
+    } else if (nameLength === 2 && isIdName(line, start)) {
+      applyId(line.slice(valueStart, end))
     } else if (nameLength === 5 && first === LOWER_R && isField(line, start, 'retry')) {
       if (valueStart === end) return
       for (let i = valueStart; i < end; i++) {
@@ -330,6 +293,27 @@ export function createParser(options: ParserOptions = {}): Parser {
       }
     }
     // Any other field is ignored, as the spec says.
+  }
+
+  function applyData(value: string): void {
+    // No size check here: the whole line, never shorter than value + LF,
+    // fitted the event's budget before the line was read.
+    eventSize += value.length + 1
+    if (hasData) data = data + '\n' + value
+    else {
+      data = value
+      hasData = true
+    }
+  }
+
+  function applyEvent(value: string): void {
+    eventType = value
+    eventSize += value.length
+  }
+
+  function applyId(value: string): void {
+    // An id with NUL is ignored, so the previous id stays.
+    if (value.indexOf('\0') === -1) idBuffer = value
   }
 
   function dispatch(): void {
@@ -396,6 +380,34 @@ export function createParser(options: ParserOptions = {}): Parser {
       return lastEventId
     },
   }
+}
+
+// Named checks for the common field names at `pos`, shared by the fast path
+// in feed and processField; the caller checks where the name ends. A line
+// shorter than the name fails on the CR or LF that ends it (or NaN past the
+// text's end), so no length test is needed.
+
+function isDataName(text: string, pos: number): boolean {
+  return (
+    text.charCodeAt(pos) === LOWER_D &&
+    text.charCodeAt(pos + 1) === LOWER_A &&
+    text.charCodeAt(pos + 2) === LOWER_T &&
+    text.charCodeAt(pos + 3) === LOWER_A
+  )
+}
+
+function isEventName(text: string, pos: number): boolean {
+  return (
+    text.charCodeAt(pos) === LOWER_E &&
+    text.charCodeAt(pos + 1) === LOWER_V &&
+    text.charCodeAt(pos + 2) === LOWER_E &&
+    text.charCodeAt(pos + 3) === LOWER_N &&
+    text.charCodeAt(pos + 4) === LOWER_T
+  )
+}
+
+function isIdName(text: string, pos: number): boolean {
+  return text.charCodeAt(pos) === LOWER_I && text.charCodeAt(pos + 1) === LOWER_D
 }
 
 function isField(line: string, start: number, name: string): boolean {

@@ -19,7 +19,7 @@ import type { Engine, Following, ShardEvent, ShardReadResult } from './engine'
 import { SseError } from './errors'
 import { type Cursor, formatEventId, parseEventId } from './event-id'
 import { createMemoryEngine } from './memory-engine'
-import { backgroundTimer, defaultSerialize, fanOutClock, kOnClose, type Session } from './session'
+import { backgroundTimer, defaultSerialize, kOnClose, type Session } from './session'
 import { assertSelector, assertTopic, isPattern, selectorMatches, TopicIndex } from './topics'
 
 /** Options for {@link createHub}. */
@@ -317,38 +317,35 @@ export function createHub(options: HubOptions = {}): Hub {
     if (members.size === 0) return
     let body: string | undefined
     let frame: Uint8Array | undefined
-    fanOutClock.now = Date.now()
-    try {
-      if (event.topics.length === 1 && !index.hasPatterns) {
-        // The common case, without the per-member stamp: one exact topic, so
-        // no session can match twice. A plain loop over its members.
-        const listeners = index.exact(event.topics[0]!)
-        if (listeners === undefined) return
-        body = bodyOf(event)
-        if (body === undefined) return
-        for (const member of listeners) {
-          if (member.held !== undefined) {
-            member.hold({ shard, position: event.position, body })
-            continue
-          }
-          if (frame === undefined) frame = encodeFrame(body)
-          member.session.write(frame)
-        }
-        return
-      }
-      forEachOwner(event, shard, ++stamp, (member) => {
-        if (body === undefined) body = bodyOf(event)
-        if (body === undefined) return
+    // One clock read for every session this event is written to.
+    const now = Date.now()
+    if (event.topics.length === 1 && !index.hasPatterns) {
+      // The common case, without the per-member stamp: one exact topic, so
+      // no session can match twice. A plain loop over its members.
+      const listeners = index.exact(event.topics[0]!)
+      if (listeners === undefined) return
+      body = bodyOf(event)
+      if (body === undefined) return
+      for (const member of listeners) {
         if (member.held !== undefined) {
           member.hold({ shard, position: event.position, body })
-          return
+          continue
         }
         if (frame === undefined) frame = encodeFrame(body)
-        member.session.write(frame)
-      })
-    } finally {
-      fanOutClock.now = 0
+        member.session.write(frame, now)
+      }
+      return
     }
+    forEachOwner(event, shard, ++stamp, (member) => {
+      if (body === undefined) body = bodyOf(event)
+      if (body === undefined) return
+      if (member.held !== undefined) {
+        member.hold({ shard, position: event.position, body })
+        return
+      }
+      if (frame === undefined) frame = encodeFrame(body)
+      member.session.write(frame, now)
+    })
   }
 
   function encodeFrame(body: string): Uint8Array {

@@ -137,8 +137,12 @@ export interface Session {
   send(data: unknown, options?: SendOptions): boolean
   /** Sends a comment line (clients ignore it). Returns `false` when closed. */
   comment(text: string): boolean
-  /** Writes an already encoded frame (the encode-once broadcast path). */
-  write(frame: Uint8Array): boolean
+  /**
+   * Writes an already encoded frame (the encode-once broadcast path). A
+   * caller writing one frame to many sessions passes `now` (`Date.now()`,
+   * read once for all of them) so each write does not read the clock again.
+   */
+  write(frame: Uint8Array, now?: number): boolean
   /**
    * Sends every item of `source` as an event, waiting for the transport when
    * it is full. Resolves `true` when the source ended, `false` when the client
@@ -187,13 +191,6 @@ export function createSession(sink: SseSink, options: SessionOptions = {}): Sess
  * AbortSignal listener per membership (EventTarget listeners cost memory).
  */
 export const kOnClose: unique symbol = Symbol('sse.onClose')
-
-/**
- * Internal: the time a broadcast started. A fan-out writes to thousands of
- * sessions in one synchronous loop; reading the clock once for all of them
- * instead of once per write is measurable at 10,000 sessions.
- */
-export const fanOutClock = { now: 0 }
 
 // A class, not a closure bag: thousands of sessions share one set of methods,
 // so each session is a small object and a broadcast loop touches less memory.
@@ -313,10 +310,10 @@ class SseSession implements Session {
     return this.write(textEncoder.encode(encodeComment(text)))
   }
 
-  write(frame: Uint8Array): boolean {
+  write(frame: Uint8Array, now?: number): boolean {
     if (this.#closed) return false
     if (this.#waitingForDrain) return this.#enqueue(frame)
-    this.#transportWrite(frame)
+    this.#transportWrite(frame, now ?? Date.now())
     return !this.#closed
   }
 
@@ -415,8 +412,8 @@ class SseSession implements Session {
     }
   }
 
-  #transportWrite(frame: Uint8Array): void {
-    this.#lastWrite = fanOutClock.now || Date.now()
+  #transportWrite(frame: Uint8Array, now: number): void {
+    this.#lastWrite = now
     let accepted: boolean
     try {
       accepted = this.#sink.write(frame)
@@ -438,7 +435,7 @@ class SseSession implements Session {
       const frame = queue[this.#head]!
       queue[this.#head++] = EMPTY
       this.#queuedBytes -= frame.byteLength
-      this.#transportWrite(frame)
+      this.#transportWrite(frame, Date.now())
     }
     if (this.#head === this.#queue.length) {
       this.#queue = NO_FRAMES

@@ -31,6 +31,7 @@ export { createMemoryEngine, type MemoryEngineOptions } from './memory-engine'
 export { createParser, type ParsedEvent, type Parser, type ParserOptions } from './parse'
 export { type ReadEventsOptions, readEvents } from './read-events'
 export {
+  type CloseReason,
   createSession,
   defaultSerialize,
   type PipeOptions,

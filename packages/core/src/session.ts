@@ -25,6 +25,14 @@ export interface SseSink {
   onClientGone?(listener: () => void): void
 }
 
+/**
+ * Why a session closed: `client` (it disconnected), `server` (`close()` was
+ * called, by the application or a hub shutting down), `slow-client` (the
+ * `close` policy), `lifetime` (`maxLifetime` ran out), `error` (the
+ * transport failed; the error is in `closeCause`).
+ */
+export type CloseReason = 'client' | 'server' | 'slow-client' | 'lifetime' | 'error'
+
 /** What to do with a client that reads slower than the server sends. */
 export type SlowClientPolicy = 'close' | 'drop-oldest'
 
@@ -124,8 +132,12 @@ export interface PipeOptions {
 export interface Session {
   /** The `Last-Event-ID` the client reconnected with, if any. */
   readonly lastEventId: string | undefined
-  /** Aborts when the session closes, whoever closed it. */
+  /** Aborts when the session closes, whoever closed it; its `reason` is the {@link CloseReason}. */
   readonly signal: AbortSignal
+  /** Why the session closed, once it has. */
+  readonly closeReason: CloseReason | undefined
+  /** With `closeReason` `error`: what the transport threw. */
+  readonly closeCause: unknown
   /** `true` once the client left or `close()` was called. */
   readonly closed: boolean
   /** Bytes queued behind a full transport. */
@@ -217,7 +229,9 @@ class SseSession implements Session {
   #lastWrite = 0
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined
   #lifetimeTimer: ReturnType<typeof setTimeout> | undefined
-  readonly #onClientGone = (): void => this.#end(false)
+  #closeReason: CloseReason | undefined
+  #closeCause: unknown
+  readonly #onClientGone = (): void => this.#end(false, 'client')
 
   constructor(sink: SseSink, options: SessionOptions) {
     const heartbeatMs = options.heartbeat ?? 15_000
@@ -262,7 +276,7 @@ class SseSession implements Session {
       if (this.#closed) return
     } else if (sink.signal !== undefined) {
       if (sink.signal.aborted) {
-        this.close()
+        this.#end(false, 'client')
         return
       }
       sink.signal.addEventListener('abort', this.#onClientGone, { once: true })
@@ -273,17 +287,26 @@ class SseSession implements Session {
     if (heartbeatMs !== false) this.#armHeartbeat(heartbeatMs)
     if (maxLifetime !== undefined) {
       const lifetime = maxLifetime * (1 - lifetimeJitter * Math.random())
-      this.#lifetimeTimer = backgroundTimer(() => this.close(), lifetime)
+      this.#lifetimeTimer = backgroundTimer(() => this.#end(true, 'lifetime'), lifetime)
     }
   }
 
   get signal(): AbortSignal {
-    // Created on first use: most sessions in a channel never need their own.
+    // Created on first use: most sessions in a hub never need their own. Its
+    // abort reason is the close reason.
     if (this.#controller === undefined) {
       this.#controller = new AbortController()
-      if (this.#closed) this.#controller.abort()
+      if (this.#closed) this.#controller.abort(this.#closeReason)
     }
     return this.#controller.signal
+  }
+
+  get closeReason(): CloseReason | undefined {
+    return this.#closeReason
+  }
+
+  get closeCause(): unknown {
+    return this.#closeCause
   }
 
   get closed(): boolean {
@@ -353,7 +376,7 @@ class SseSession implements Session {
   }
 
   close(): void {
-    this.#end(true)
+    this.#end(true, 'server')
   }
 
   /**
@@ -362,9 +385,11 @@ class SseSession implements Session {
    * `send` accepted before an application's `close()` are not lost. A client
    * that is gone, or too slow to keep, gets nothing more.
    */
-  #end(deliver: boolean): void {
+  #end(deliver: boolean, reason: CloseReason, cause?: unknown): void {
     if (this.#closed) return
     this.#closed = true
+    this.#closeReason = reason
+    this.#closeCause = cause
     if (deliver && this.#queuedBytes > 0) {
       const queue = this.#queue
       try {
@@ -385,7 +410,7 @@ class SseSession implements Session {
     try {
       this.#sink.close()
     } finally {
-      this.#controller?.abort()
+      this.#controller?.abort(reason)
       const listeners = this.#closeListeners
       this.#closeListeners = undefined
       if (listeners !== undefined) for (const listener of listeners) listener()
@@ -417,9 +442,10 @@ class SseSession implements Session {
     let accepted: boolean
     try {
       accepted = this.#sink.write(frame)
-    } catch {
-      // A transport that throws is gone; closing is the only safe answer.
-      this.#end(false)
+    } catch (error) {
+      // A transport that throws is gone; closing is the only safe answer,
+      // and the error stays readable as the reason.
+      this.#end(false, 'error', error)
       return
     }
     if (!accepted && !this.#closed) {
@@ -452,7 +478,7 @@ class SseSession implements Session {
       const info: SlowClientInfo = { queuedBytes: this.#queuedBytes, policy, dropped: 0 }
       if (policy === 'close') {
         this.#options.onSlowClient?.(this, info)
-        this.#end(false)
+        this.#end(false, 'slow-client')
         return false
       }
       const queue = this.#queue

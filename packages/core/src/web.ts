@@ -114,10 +114,11 @@ export interface ResponseOptions extends SessionOptions {
    */
   limit?: LimitOption<Request>
   /**
-   * Called when an async handler rejects after the response was returned; the
-   * session is closed. Without it the rejection is left unhandled (Node's own
-   * policy applies). A handler that throws synchronously closes the session
-   * and the error propagates from `createResponse` to the framework.
+   * Called when the handler throws or its promise rejects; the session is
+   * closed first (its client sees the stream end). Without it, a synchronous
+   * throw propagates from `createResponse` to the framework (which answers
+   * with its error response) and a rejection is left unhandled (the
+   * runtime's own policy applies): never silently swallowed.
    */
   onError?: (error: unknown) => void
 }
@@ -222,17 +223,20 @@ export function createResponse(
   for (const [key, value] of Object.entries(SSE_HEADERS)) headers.set(key, value)
   const response = new Response(body, { status: options.status ?? 200, headers })
 
+  const onError = options.onError
   let result: unknown
   try {
     result = handler(session)
   } catch (error) {
-    // Thrown before the Response exists: the framework answers with its error
-    // handling (a 500), instead of an empty stream.
     session.close()
-    throw error
+    // With onError, a throw is routed like a rejection, and the (ended)
+    // stream is the answer. Without it, thrown before the Response exists:
+    // the framework answers with its error handling (a 500).
+    if (onError === undefined) throw error
+    onError(error)
+    return response
   }
   if (result instanceof Promise) {
-    const onError = options.onError
     result.catch((error: unknown) => {
       session.close()
       // Without onError the rejection stays unhandled, as it would without

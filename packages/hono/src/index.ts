@@ -6,7 +6,8 @@ export type { SendOptions, Session, SessionOptions } from '@sse/core'
 /**
  * Options for {@link sse}: the session options (`retry`, `heartbeat`,
  * `maxQueueBytes`…) plus the response `status`, extra `headers`, the body's
- * `highWaterMark` and `onError` for an async handler that rejects.
+ * `highWaterMark` and `onError` for a handler that throws or rejects (the
+ * stream ends; without `onError` a throw becomes Hono's error response).
  *
  * @defaultValue `{}`: status 200, a 15 s heartbeat, a 2 s retry hint
  * @example

@@ -111,6 +111,24 @@ test("a handler that throws synchronously becomes Hono's error response", async 
   expect(errors).toEqual([new Error('boom')])
 })
 
+test('with onError, a synchronous throw reaches it like a rejection and ends the stream', async () => {
+  const errors: unknown[] = []
+  const app = new Hono().get('/', (c) =>
+    sse(
+      c,
+      (session) => {
+        session.send('before')
+        throw new Error('now')
+      },
+      { onError: (error) => errors.push(error) },
+    ),
+  )
+  const capture = await fetchEvents(await serve(app))
+  expect(capture.status).toBe(200)
+  expect(capture.events.map((event) => event.data)).toEqual(['before'])
+  expect(errors).toEqual([new Error('now')])
+})
+
 test('an async handler that rejects closes the stream and reaches onError', async () => {
   const errors: unknown[] = []
   const app = new Hono().get('/', (c) =>

@@ -1,6 +1,11 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import { createSession, type NodeSessionOptions, type Session } from '@sse/node-http'
-import type { FastifyPluginCallback, FastifyReply } from 'fastify'
+import type {
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  RouteHandlerMethod,
+} from 'fastify'
 import fp from 'fastify-plugin'
 
 export type { SendOptions, Session, SessionOptions } from '@sse/core'
@@ -83,3 +88,59 @@ const plugin: FastifyPluginCallback<SseOptions> = (fastify, defaults, done) => {
  * ```
  */
 export const fastifySse = fp(plugin, { fastify: '5.x', name: '@sse/fastify' })
+
+/** Options for {@link sse}: `reply.sse()`'s options plus where handler errors go. */
+export interface SseHandlerOptions extends SseOptions {
+  /**
+   * Called with what the handler threw or rejected with (an exception from
+   * `session.send` of data that has no JSON form included), after the session
+   * was closed: once a reply is hijacked Fastify itself can only log "Reply
+   * was already sent" and leaves the stream open.
+   *
+   * @defaultValue logs it with `request.log.error`
+   */
+  onError?: (error: unknown, session: Session, request: FastifyRequest, reply: FastifyReply) => void
+}
+
+/**
+ * A route handler that opens an event stream with `reply.sse(options)` and
+ * runs `handler(session, request, reply)`; when it throws or rejects, the
+ * session is closed and the error goes to `onError`. Needs the plugin
+ * registered.
+ *
+ * @defaultValue `options` is `{}`
+ * @example
+ * ```ts
+ * app.get('/ticks', sse(async (session) => {
+ *   for await (const tick of ticks()) session.send(tick)
+ * }, { onError: (error, session, request) => request.log.warn(error) }))
+ * ```
+ */
+export function sse(
+  handler: (session: Session, request: FastifyRequest, reply: FastifyReply) => unknown,
+  options: SseHandlerOptions = {},
+): RouteHandlerMethod {
+  const { onError, ...sessionOptions } = options
+  return function sseRoute(request, reply) {
+    const session = reply.sse(sessionOptions)
+    const fail = (error: unknown): void => {
+      session.close()
+      if (onError === undefined)
+        request.log.error({ err: error }, '@sse/fastify: the handler failed')
+      else onError(error, session, request, reply)
+    }
+    try {
+      const result = handler(session, request, reply)
+      if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+        Promise.resolve(result)
+          .catch(fail)
+          // An onError that throws must not become an unhandled rejection.
+          .catch((error: unknown) =>
+            request.log.error({ err: error }, '@sse/fastify: onError threw'),
+          )
+      }
+    } catch (error) {
+      fail(error)
+    }
+  }
+}

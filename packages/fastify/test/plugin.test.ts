@@ -1,6 +1,7 @@
-import { fastifySse } from '@sse/fastify'
-import { fetchEvents } from '@sse/test-utils'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { Session } from '@sse/core'
+import { fastifySse, sse } from '@sse/fastify'
+import { failingHandlers, fetchEvents } from '@sse/test-utils'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { afterEach, expect, test } from 'vitest'
 
 let app: FastifyInstance | undefined
@@ -63,4 +64,36 @@ test('app.close() ends open streams instead of waiting for them forever', async 
   while (!ended) ended = (await reader.read()).done
   await closing
   expect(ended).toBe(true)
+})
+
+test('sse(handler, { onError }): a throw, a rejection and unserializable data close the stream and reach onError', async () => {
+  const instance = Fastify()
+  await instance.register(fastifySse, { heartbeat: false })
+  const errors: Array<[string, unknown]> = []
+  const onError = (error: unknown, session: Session, request: FastifyRequest) => {
+    expect(session.closed).toBe(true)
+    errors.push([request.url, error])
+  }
+  for (const [name, handler] of failingHandlers) instance.get(`/${name}`, sse(handler, { onError }))
+  instance.get(
+    '/bad-data',
+    sse(
+      (session) => {
+        session.send('before')
+        session.send(10n)
+      },
+      { onError },
+    ),
+  )
+  const url = await listen(instance)
+  for (const path of ['/throws', '/rejects', '/bad-data']) {
+    // The stream ends (fetchEvents reads to the end): the client is not left hanging.
+    const capture = await fetchEvents(`${url}${path}`, { timeoutMs: 5000 })
+    expect(
+      capture.events.map((e) => e.data),
+      path,
+    ).toEqual(['before'])
+  }
+  expect(errors.map(([path]) => path)).toEqual(['/throws', '/rejects', '/bad-data'])
+  expect(errors[2]![1]).toBeInstanceOf(TypeError)
 })

@@ -8,5 +8,8 @@ export {
   runAdapterContract,
   type StartOptions,
 } from './contract'
+export { type EngineBackend, type EngineBackendOptions, runEngineSuite } from './engine-suite'
 export { failingHandlers } from './handlers'
+export { type MemoryClient, memoryClient } from './memory-client'
 export { type ListeningServer, listen, type NodeServer } from './servers'
+export { until } from './until'

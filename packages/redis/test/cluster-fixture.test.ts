@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { until } from '@sse/test-utils'
 import { type RedisCluster, startRedisCluster } from '@sse/test-utils/redis-cluster'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -18,18 +19,6 @@ if (!redisInstalled && !inCi) {
 test.runIf(inCi)('redis-server and redis-cli are on PATH (required under CI)', () => {
   expect(redisInstalled, 'redis-server and redis-cli must be on PATH').toBe(true)
 })
-
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
 
 function isAlive(pid: number): boolean {
   try {
@@ -107,18 +96,23 @@ describe.skipIf(!redisInstalled && !inCi)('startRedisCluster', { timeout: 60_000
     await until(
       async () => (await client.get(key).catch(() => null)) === 'before failover',
       'the key to be readable through the Cluster client after the failover',
+      20_000,
     )
 
     // ioredis re-sends SSUBSCRIBE to the new master on its own; wait until the server has it.
     const newMaster = new Redis({ host: '127.0.0.1', port: newMasterPort })
     try {
-      await until(async () => {
-        const [, count] = (await newMaster.call('PUBSUB', 'SHARDNUMSUB', channel)) as [
-          string,
-          number,
-        ]
-        return count === 1
-      }, 'the sharded subscription to move to the new master')
+      await until(
+        async () => {
+          const [, count] = (await newMaster.call('PUBSUB', 'SHARDNUMSUB', channel)) as [
+            string,
+            number,
+          ]
+          return count === 1
+        },
+        'the sharded subscription to move to the new master',
+        20_000,
+      )
     } finally {
       newMaster.disconnect()
     }

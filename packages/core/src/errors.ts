@@ -13,6 +13,9 @@
  * - `SSE_CONNECTION`: a client could not connect, or the stream broke or ended;
  *   the network error, if any, is in `cause`.
  * - `SSE_TIMEOUT`: {@link readEvents} did not see what it waited for in time.
+ * - `SSE_INVALID_DATA`: data with no text form (the serializer threw, e.g.
+ *   on a BigInt or a cycle, or returned something other than a string);
+ *   the serializer's error is in `cause`.
  */
 export type SseErrorCode =
   | 'SSE_INVALID_FIELD'
@@ -21,6 +24,7 @@ export type SseErrorCode =
   | 'SSE_INVALID_RESPONSE'
   | 'SSE_CONNECTION'
   | 'SSE_TIMEOUT'
+  | 'SSE_INVALID_DATA'
 
 // A registered symbol, so that two copies of @sse/core in one process (a
 // dual-package install, or two versions) still recognise each other's errors.

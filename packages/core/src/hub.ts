@@ -19,7 +19,7 @@ import type { Engine, Following, ShardEvent, ShardReadResult } from './engine'
 import { SseError } from './errors'
 import { type Cursor, formatEventId, parseEventId } from './event-id'
 import { createMemoryEngine } from './memory-engine'
-import { backgroundTimer, defaultSerialize, kOnClose, type Session } from './session'
+import { backgroundTimer, defaultSerialize, kOnClose, type Session, serializeData } from './session'
 import { assertSelector, assertTopic, isPattern, selectorMatches, TopicIndex } from './topics'
 
 /** Options for {@link createHub}. */
@@ -130,8 +130,10 @@ export interface Hub {
   /**
    * Publishes an event to one or more topics: every session whose selectors
    * match any of them receives it once, in every process on the engine.
-   * Throws a `TypeError` for an invalid topic or data that cannot be
-   * serialized; rejects with `SSE_STORE` when the engine fails.
+   * Throws a `TypeError` at the call for misuse (an invalid topic, a closed
+   * hub); rejects with an `SseError` for bad data (`SSE_INVALID_DATA`,
+   * `SSE_INVALID_FIELD` for the event type) and when the engine fails
+   * (`SSE_STORE`).
    */
   publish(topics: string | Iterable<string>, data: unknown, options?: PublishOptions): Promise<void>
   /** Stops following every shard and closes every session. Idempotent. */
@@ -714,9 +716,15 @@ export function createHub(options: HubOptions = {}): Hub {
       )
     }
     const event = publishOptions.event
-    // Validates the event type now, before anything is logged.
-    if (event !== undefined) encode({ event })
-    const text = serialize(data)
+    let text: string
+    try {
+      // Validates the event type now, before anything is logged.
+      if (event !== undefined) encode({ event })
+      text = serializeData(serialize, data)
+    } catch (error) {
+      // Bad data rejects (an SseError with its code), like a failing store.
+      return Promise.reject(error)
+    }
     const targets = [...new Set(list.map((topic) => engine.shardOf(topic)))].sort((a, b) => a - b)
     try {
       const appended = engine.append(targets, { topics: list, data: text, event })

@@ -21,6 +21,7 @@ export {
   type SubscribeOptions,
   type Subscription,
 } from './hub'
+export { MAX_LAST_EVENT_ID_LENGTH, readLastEventId } from './last-event-id'
 export {
   type ConnectionLimiter,
   type ConnectionLimiterOptions,
@@ -28,6 +29,20 @@ export {
   type LimitOption,
 } from './limits'
 export { createMemoryEngine, type MemoryEngineOptions } from './memory-engine'
+export {
+  createStreamHandler,
+  type HeaderList,
+  type OpenedStream,
+  type OpenedTransport,
+  openStream,
+  resolveStreamOptions,
+  SSE_HEADERS,
+  type StreamBinding,
+  type StreamConfig,
+  type StreamHandler,
+  type StreamOptions,
+  type TransportOptions,
+} from './open'
 export { createParser, type ParsedEvent, type Parser, type ParserOptions } from './parse'
 export { type ReadEventsOptions, readEvents } from './read-events'
 export {
@@ -49,10 +64,4 @@ export {
   MAX_TOPIC_SEGMENTS,
   selectorMatches,
 } from './topics'
-export {
-  createResponse,
-  MAX_LAST_EVENT_ID_LENGTH,
-  type ResponseOptions,
-  readLastEventId,
-  SSE_HEADERS,
-} from './web'
+export { createResponse, type ResponseOptions, sse, webBinding } from './web'

@@ -22,6 +22,10 @@ export interface ConnectionLimiter {
    * does nothing.
    */
   acquire(key?: string): (() => void) | undefined
+  /** The most open streams in total. */
+  readonly max: number
+  /** The most open streams per key. */
+  readonly maxPerKey: number
   /** Open streams in total. */
   readonly size: number
   /** Open streams for `key`. */
@@ -38,7 +42,7 @@ export interface ConnectionLimiter {
  * @example
  * ```ts
  * const limiter = createConnectionLimiter({ max: 10_000, maxPerKey: 5 })
- * createSession(req, res, { limit: { limiter, key: (req) => userId(req) } })
+ * app.get('/events', sse(handler, { limit: { limiter, key: ({ req }) => userId(req) } }))
  * ```
  */
 export function createConnectionLimiter(options: ConnectionLimiterOptions = {}): ConnectionLimiter {
@@ -76,13 +80,21 @@ export function createConnectionLimiter(options: ConnectionLimiterOptions = {}):
       return size
     },
     count: (key) => perKey.get(key) ?? 0,
+    max,
+    maxPerKey,
     retryAfter,
   }
 }
 
-/** The `limit` option of a binding: a limiter and, optionally, how to key a request. */
-export interface LimitOption<Request> {
+/**
+ * The `limit` option of a binding: a limiter and how to key a request. There
+ * is no default key: a limiter with `maxPerKey` needs `key`.
+ */
+export interface LimitOption<Context> {
   limiter: ConnectionLimiter
-  /** The key for `maxPerKey` (a user id, an IP); `undefined` counts only toward `max`. */
-  key?: (request: Request) => string | undefined
+  /**
+   * The key for `maxPerKey` (a user id, an IP), from the binding's context;
+   * `undefined` counts only toward `max`.
+   */
+  key?: (context: Context) => string | undefined
 }

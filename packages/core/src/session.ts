@@ -1,4 +1,5 @@
 import { encode, encodeComment } from './encode'
+import { SseError } from './errors'
 
 /**
  * What an adapter gives a session: the transport's write, drain and close, and
@@ -29,7 +30,8 @@ export interface SseSink {
  * Why a session closed: `client` (it disconnected), `server` (`close()` was
  * called, by the application or a hub shutting down), `slow-client` (the
  * `close` policy), `lifetime` (`maxLifetime` ran out), `error` (the
- * transport failed; the error is in `closeCause`).
+ * transport failed, or the binding's handler threw or rejected; the error
+ * is in `closeCause`).
  */
 export type CloseReason = 'client' | 'server' | 'slow-client' | 'lifetime' | 'error'
 
@@ -178,9 +180,34 @@ export function defaultSerialize(data: unknown): string {
   if (typeof data === 'string') return data
   const json = JSON.stringify(data)
   if (json === undefined) {
-    throw new TypeError(`Cannot send ${typeof data} as SSE data: it has no JSON form`)
+    throw new SseError(
+      'SSE_INVALID_DATA',
+      `Cannot send ${typeof data} as SSE data: it has no JSON form`,
+    )
   }
   return json
+}
+
+/**
+ * Internal: runs a serializer, turning whatever it throws (a BigInt, a
+ * cycle) or a non-string result into one `SSE_INVALID_DATA` error.
+ */
+export function serializeData(serialize: (data: unknown) => string, data: unknown): string {
+  let text: unknown
+  try {
+    text = serialize(data)
+  } catch (error) {
+    if (error instanceof SseError) throw error
+    throw new SseError(
+      'SSE_INVALID_DATA',
+      `Cannot send ${typeof data} as SSE data: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    )
+  }
+  if (typeof text !== 'string') {
+    throw new SseError('SSE_INVALID_DATA', `serialize returned ${typeof text}, not a string`)
+  }
+  return text
 }
 
 /**
@@ -195,7 +222,89 @@ export function defaultSerialize(data: unknown): string {
  * ```
  */
 export function createSession(sink: SseSink, options: SessionOptions = {}): Session {
-  return new SseSession(sink, options)
+  return new SseSession(sink, resolveSessionOptions(options), options.lastEventId)
+}
+
+/** Internal: {@link SessionOptions} checked once, defaults filled in. */
+export interface ResolvedSessionOptions {
+  readonly retry: number | false
+  /** The `retry:` frame every session of these options starts with, encoded once. */
+  readonly retryFrame: Uint8Array | undefined
+  readonly heartbeat: number | false
+  readonly serialize: (data: unknown) => string
+  readonly maxQueueBytes: number
+  readonly slowClient: SlowClientPolicy
+  readonly onSlowClient: ((session: Session, info: SlowClientInfo) => void) | undefined
+  readonly maxLifetime: number | undefined
+  readonly lifetimeJitter: number
+}
+
+/**
+ * Internal: validates session options, throwing a `TypeError` that names the
+ * option, and fills in the defaults. Bindings call it once per route, not
+ * once per connection.
+ */
+export function resolveSessionOptions(options: SessionOptions): ResolvedSessionOptions {
+  const {
+    heartbeat = 15_000,
+    maxQueueBytes = 1_048_576,
+    retry = 2000,
+    slowClient = 'close',
+    onSlowClient,
+    serialize = defaultSerialize,
+    maxLifetime,
+    lifetimeJitter = 0.2,
+  } = options
+  if (heartbeat !== false && !(typeof heartbeat === 'number' && heartbeat > 0)) {
+    throw new TypeError('createSession: `heartbeat` must be a positive number of ms or false')
+  }
+  if (!(typeof maxQueueBytes === 'number' && maxQueueBytes > 0)) {
+    throw new TypeError('createSession: `maxQueueBytes` must be positive')
+  }
+  if (retry !== false && !(Number.isInteger(retry) && retry >= 0)) {
+    throw new TypeError('createSession: `retry` must be a non-negative integer of ms or false')
+  }
+  if (slowClient !== 'close' && slowClient !== 'drop-oldest') {
+    throw new TypeError(
+      `createSession: \`slowClient\` must be 'close' or 'drop-oldest', got ${JSON.stringify(slowClient)}`,
+    )
+  }
+  if (onSlowClient !== undefined && typeof onSlowClient !== 'function') {
+    throw new TypeError('createSession: `onSlowClient` must be a function')
+  }
+  if (typeof serialize !== 'function') {
+    throw new TypeError('createSession: `serialize` must be a function (data) => string')
+  }
+  if (maxLifetime !== undefined && !(typeof maxLifetime === 'number' && maxLifetime > 0)) {
+    throw new TypeError('createSession: `maxLifetime` must be a positive number of ms')
+  }
+  if (!(typeof lifetimeJitter === 'number' && lifetimeJitter >= 0 && lifetimeJitter <= 1)) {
+    throw new TypeError('createSession: `lifetimeJitter` must be between 0 and 1')
+  }
+  return {
+    retry,
+    retryFrame: retry === false ? undefined : textEncoder.encode(encode({ retry })),
+    heartbeat,
+    serialize,
+    maxQueueBytes,
+    slowClient,
+    onSlowClient,
+    maxLifetime,
+    lifetimeJitter,
+  }
+}
+
+/**
+ * Internal: creates a session from options already resolved (see
+ * {@link resolveSessionOptions}), so a binding does not check them again
+ * for every connection.
+ */
+export function openSession(
+  sink: SseSink,
+  options: ResolvedSessionOptions,
+  lastEventId: string | undefined,
+): Session {
+  return new SseSession(sink, options, lastEventId)
 }
 
 /**
@@ -204,12 +313,18 @@ export function createSession(sink: SseSink, options: SessionOptions = {}): Sess
  */
 export const kOnClose: unique symbol = Symbol('sse.onClose')
 
+/**
+ * Internal: closes a session with a reason other than `server` (a binding
+ * closing it because its handler failed passes `error` and the failure).
+ */
+export const kClose: unique symbol = Symbol('sse.close')
+
 // A class, not a closure bag: thousands of sessions share one set of methods,
 // so each session is a small object and a broadcast loop touches less memory.
 class SseSession implements Session {
   readonly lastEventId: string | undefined
   readonly #sink: SseSink
-  readonly #options: SessionOptions
+  readonly #options: ResolvedSessionOptions
   readonly #serialize: (data: unknown) => string
   readonly #maxQueueBytes: number
   readonly #heartbeatMs: number | false
@@ -233,43 +348,15 @@ class SseSession implements Session {
   #closeCause: unknown
   readonly #onClientGone = (): void => this.#end(false, 'client')
 
-  constructor(sink: SseSink, options: SessionOptions) {
-    const heartbeatMs = options.heartbeat ?? 15_000
-    const maxQueueBytes = options.maxQueueBytes ?? 1_048_576
-    const retry = options.retry ?? 2000
-    if (heartbeatMs !== false && !(heartbeatMs > 0)) {
-      throw new TypeError('createSession: `heartbeat` must be a positive number of ms or false')
-    }
-    if (!(maxQueueBytes > 0)) throw new TypeError('createSession: `maxQueueBytes` must be positive')
-    if (retry !== false && !(Number.isInteger(retry) && retry >= 0)) {
-      throw new TypeError('createSession: `retry` must be a non-negative integer of ms or false')
-    }
-    const { slowClient = 'close', onSlowClient, serialize } = options
-    if (slowClient !== 'close' && slowClient !== 'drop-oldest') {
-      throw new TypeError(
-        `createSession: \`slowClient\` must be 'close' or 'drop-oldest', got ${JSON.stringify(slowClient)}`,
-      )
-    }
-    if (onSlowClient !== undefined && typeof onSlowClient !== 'function') {
-      throw new TypeError('createSession: `onSlowClient` must be a function')
-    }
-    if (serialize !== undefined && typeof serialize !== 'function') {
-      throw new TypeError('createSession: `serialize` must be a function (data) => string')
-    }
-    const { maxLifetime, lifetimeJitter = 0.2 } = options
-    if (maxLifetime !== undefined && !(maxLifetime > 0)) {
-      throw new TypeError('createSession: `maxLifetime` must be a positive number of ms')
-    }
-    if (!(lifetimeJitter >= 0 && lifetimeJitter <= 1)) {
-      throw new TypeError('createSession: `lifetimeJitter` must be between 0 and 1')
-    }
-    this.lastEventId = options.lastEventId
+  constructor(sink: SseSink, options: ResolvedSessionOptions, lastEventId: string | undefined) {
+    this.lastEventId = lastEventId
     this.#sink = sink
     this.#options = options
-    this.#serialize = serialize ?? defaultSerialize
-    this.#slowClient = slowClient
-    this.#maxQueueBytes = maxQueueBytes
-    this.#heartbeatMs = heartbeatMs
+    this.#serialize = options.serialize
+    this.#slowClient = options.slowClient
+    this.#maxQueueBytes = options.maxQueueBytes
+    this.#heartbeatMs = options.heartbeat
+    const { retryFrame, heartbeat: heartbeatMs, maxLifetime, lifetimeJitter } = options
 
     if (sink.onClientGone !== undefined) {
       sink.onClientGone(this.#onClientGone)
@@ -283,7 +370,7 @@ class SseSession implements Session {
     } else {
       throw new TypeError('createSession: the sink needs `signal` or `onClientGone`')
     }
-    if (retry !== false) this.write(textEncoder.encode(encode({ retry })))
+    if (retryFrame !== undefined) this.write(retryFrame)
     if (heartbeatMs !== false) this.#armHeartbeat(heartbeatMs)
     if (maxLifetime !== undefined) {
       const lifetime = maxLifetime * (1 - lifetimeJitter * Math.random())
@@ -320,7 +407,7 @@ class SseSession implements Session {
   send(data: unknown, options?: SendOptions): boolean {
     if (this.#closed) return false
     const frame = encode({
-      data: this.#serialize(data),
+      data: serializeData(this.#serialize, data),
       event: options?.event,
       id: options?.id,
       retry: options?.retry,
@@ -415,6 +502,11 @@ class SseSession implements Session {
       this.#closeListeners = undefined
       if (listeners !== undefined) for (const listener of listeners) listener()
     }
+  }
+
+  /** Internal: closes with `reason`, delivering what is queued first. */
+  [kClose](reason: CloseReason, cause?: unknown): void {
+    this.#end(true, reason, cause)
   }
 
   /** Internal: calls `listener` once when the session closes; returns a remover. */

@@ -1,163 +1,93 @@
-import type { LimitOption } from './limits'
-import { createSession, type Session, type SessionOptions, type SseSink } from './session'
+import {
+  createStreamHandler,
+  type HeaderList,
+  type OpenedTransport,
+  openStream,
+  resolveStreamOptions,
+  type StreamBinding,
+  type StreamHandler,
+  type StreamOptions,
+} from './open'
+import type { SseSink } from './session'
+
+/** Options for the Web binding ({@link sse}, {@link createResponse}). */
+export type ResponseOptions = StreamOptions<Request>
 
 /**
- * The headers of every event stream: the media type, no caching or
- * transforming by intermediaries (a compressing proxy would hold events back),
- * and no buffering by nginx.
- *
- * `Connection` and `Transfer-Encoding` are deliberately absent: they are
- * hop-by-hop, forbidden on HTTP/2, and HTTP/1.1 servers set them themselves.
- *
- * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#text/event-stream
+ * The Web binding: `Request` in, streaming `Response` out. Hono's adapter
+ * and other Web frameworks build on it.
  */
-export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache, no-transform',
-  'x-accel-buffering': 'no',
-})
+export const webBinding: StreamBinding<Request, Response> = {
+  lastEventId: (request) => request.headers.get('last-event-id'),
+  url: (request) => request.url,
+  refuse: (_request, status, headers, body) =>
+    new Response(body, { status, headers: headers as Array<[string, string]> }),
+  open: (request, headers, config) => responseStream(request, headers, config.highWaterMark),
+  reportError(error) {
+    // Rethrown: for a synchronous throw the framework answers with its error
+    // response; a rejection is left unhandled for the runtime to report.
+    throw error
+  },
+}
 
 /**
- * The longest Last-Event-ID accepted. Longer values are ignored, so a client
- * cannot make the server look up or log arbitrary amounts of text.
- */
-export const MAX_LAST_EVENT_ID_LENGTH = 1024
-
-/**
- * The client's Last-Event-ID: the `Last-Event-ID` header, else the
- * `lastEventId` query parameter (for EventSource polyfills that cannot set
- * headers). The header's UTF-8 bytes are decoded, so a non-ASCII id sent by
- * a browser (or `@sse/client`) round-trips. A value that is too long, is not
- * UTF-8, or contains control characters is ignored (`undefined`), never an
- * error.
+ * A Web handler, `(request) => Response`, that answers with an event stream
+ * and runs `handler(session, request)`: for Next.js route handlers, Bun,
+ * Deno and Workers. The handler may return at once; the stream stays open
+ * until `session.close()` or the client disconnects (`request.signal`, or
+ * the body being cancelled).
  *
+ * Errors: a handler that throws or rejects closes the session and goes to
+ * `onError`; without it, a throw propagates to the caller (your framework
+ * answers with its error response) and a rejection is left unhandled for the
+ * runtime to report, never silently swallowed.
+ *
+ * @defaultValue `options` is `{}`
  * @example
  * ```ts
- * readLastEventId(request.headers.get('last-event-id'), request.url)
+ * export const GET = sse((session, request) => {
+ *   session.send({ hello: new URL(request.url).searchParams.get('name') })
+ * })
  * ```
  */
-export function readLastEventId(
-  header: string | null | undefined,
-  url?: string | URL | null,
-): string | undefined {
-  if (header !== null && header !== undefined) {
-    // Bounded before decoding: the decoded id is never longer than its bytes.
-    if (header.length > MAX_LAST_EVENT_ID_LENGTH * 4) return undefined
-    const decoded = fromUtf8Bytes(header)
-    return decoded === undefined ? undefined : validLastEventId(decoded)
-  }
-  if (url === undefined || url === null) return undefined
-  let query: string | null
-  try {
-    query = (typeof url === 'string' ? new URL(url, 'http://localhost') : url).searchParams.get(
-      'lastEventId',
-    )
-  } catch {
-    // An unparsable URL carries no usable id; ignoring it is the spec'd outcome.
-    return undefined
-  }
-  return query === null ? undefined : validLastEventId(query)
-}
-
-function validLastEventId(value: string): string | undefined {
-  if (value.length === 0 || value.length > MAX_LAST_EVENT_ID_LENGTH) return undefined
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    // C0 controls (CR, LF, NUL…), DEL, and U+FFFD from undecodable bytes.
-    if (c < 0x20 || c === 0x7f || c === 0xfffd) return undefined
-  }
-  return value
-}
-
-const utf8 = /* @__PURE__ */ new TextDecoder('utf-8', { fatal: true })
-
-/**
- * Header values arrive as one char per byte (Node's parser, and `Headers` on
- * every Web runtime), while clients send the id's UTF-8 bytes (the spec's
- * "encoded as UTF-8"). Decodes them back; undefined for bytes that are not
- * UTF-8. A value with a char above U+00FF was decoded already and is kept.
- */
-function fromUtf8Bytes(value: string): string | undefined {
-  let high = false
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    if (c > 0xff) return value
-    if (c >= 0x80) high = true
-  }
-  if (!high) return value
-  const bytes = new Uint8Array(value.length)
-  for (let i = 0; i < value.length; i++) bytes[i] = value.charCodeAt(i)
-  try {
-    return utf8.decode(bytes)
-  } catch {
-    // Not UTF-8: no id a spec client could have sent; ignored like any other invalid one.
-    return undefined
-  }
-}
-
-/** Options for {@link createResponse}. */
-export interface ResponseOptions extends SessionOptions {
-  /** The response status. @defaultValue 200 */
-  status?: number
-  /** Extra headers (CORS, custom). They cannot replace the event-stream headers. */
-  headers?: HeadersInit
-  /**
-   * Bytes the response body may buffer before the session treats the client
-   * as full and starts queueing.
-   *
-   * @defaultValue 65_536
-   */
-  highWaterMark?: number
-  /**
-   * Caps open streams (see {@link createConnectionLimiter}): over the limit the
-   * answer is `429` with `Retry-After` and the handler is not called.
-   */
-  limit?: LimitOption<Request>
-  /**
-   * Called when the handler throws or its promise rejects; the session is
-   * closed first (its client sees the stream end). Without it, a synchronous
-   * throw propagates from `createResponse` to the framework (which answers
-   * with its error response) and a rejection is left unhandled (the
-   * runtime's own policy applies): never silently swallowed.
-   */
-  onError?: (error: unknown) => void
+export function sse(
+  handler: StreamHandler<Request>,
+  options?: ResponseOptions,
+): (request: Request) => Response {
+  return createStreamHandler(webBinding, handler, options)
 }
 
 /**
- * Answers a Web `Request` with an event stream: the binding for Hono,
- * Next.js route handlers, Bun, Deno and Workers. The handler gets the session
- * and may return at once; the stream stays open until `session.close()` or
- * the client disconnects (`request.signal` or the body being cancelled).
+ * Answers one `Request` with an event stream: {@link sse} for code that
+ * has the request in hand (a Workers `fetch(request, env)` that needs `env`
+ * in its handler, a Next.js route that reads its `params`). Its options are
+ * checked on every call; prefer `sse()` for a fixed route.
  *
  * @example
  * ```ts
- * export function GET(request: Request) {
- *   return createResponse(request, (session) => {
- *     const timer = setInterval(() => session.send({ now: Date.now() }), 1000)
- *     session.signal.addEventListener('abort', () => clearInterval(timer))
- *   })
+ * export default {
+ *   fetch: (request: Request, env: Env) =>
+ *     createResponse(request, (session) => session.send({ region: env.REGION })),
  * }
  * ```
  */
 export function createResponse(
   request: Request,
-  handler: (session: Session) => unknown,
-  options: ResponseOptions = {},
+  handler: StreamHandler<Request>,
+  options?: ResponseOptions,
 ): Response {
-  let release: (() => void) | undefined
-  if (options.limit !== undefined) {
-    const { limiter, key } = options.limit
-    release = limiter.acquire(key?.(request))
-    if (release === undefined) {
-      return new Response('Too many open event streams\n', {
-        status: 429,
-        headers: {
-          'content-type': 'text/plain; charset=utf-8',
-          'retry-after': String(limiter.retryAfter),
-        },
-      })
-    }
-  }
+  return openStream(webBinding, request, resolveStreamOptions(options), handler).result
+}
+
+/**
+ * A `Response` whose body is the stream, and the sink writing to it. The
+ * body's buffer holds `highWaterMark` bytes before the session queues.
+ */
+function responseStream(
+  request: Request,
+  headers: HeaderList,
+  highWaterMark: number,
+): OpenedTransport<Response> {
   const disconnect = new AbortController()
   const onRequestAbort = (): void => disconnect.abort()
   let controller!: ReadableStreamDefaultController<Uint8Array>
@@ -179,10 +109,7 @@ export function createResponse(
         disconnect.abort()
       },
     },
-    {
-      highWaterMark: options.highWaterMark ?? 65_536,
-      size: (chunk) => chunk.byteLength,
-    },
+    { highWaterMark, size: (chunk) => chunk.byteLength },
   )
 
   const sink: SseSink = {
@@ -195,7 +122,6 @@ export function createResponse(
       drainListener = listener
     },
     close() {
-      release?.()
       request.signal.removeEventListener('abort', onRequestAbort)
       if (ended) return
       ended = true
@@ -207,43 +133,6 @@ export function createResponse(
   if (request.signal.aborted) disconnect.abort()
   else request.signal.addEventListener('abort', onRequestAbort, { once: true })
 
-  let session: Session
-  try {
-    session = createSession(sink, {
-      ...options,
-      lastEventId:
-        options.lastEventId ?? readLastEventId(request.headers.get('last-event-id'), request.url),
-    })
-  } catch (error) {
-    release?.()
-    throw error
-  }
-
-  const headers = new Headers(options.headers)
-  for (const [key, value] of Object.entries(SSE_HEADERS)) headers.set(key, value)
-  const response = new Response(body, { status: options.status ?? 200, headers })
-
-  const onError = options.onError
-  let result: unknown
-  try {
-    result = handler(session)
-  } catch (error) {
-    session.close()
-    // With onError, a throw is routed like a rejection, and the (ended)
-    // stream is the answer. Without it, thrown before the Response exists:
-    // the framework answers with its error handling (a 500).
-    if (onError === undefined) throw error
-    onError(error)
-    return response
-  }
-  if (result instanceof Promise) {
-    result.catch((error: unknown) => {
-      session.close()
-      // Without onError the rejection stays unhandled, as it would without
-      // us: never silently swallowed.
-      if (onError === undefined) throw error
-      onError(error)
-    })
-  }
-  return response
+  const result = new Response(body, { status: 200, headers: headers as Array<[string, string]> })
+  return { sink, result }
 }

@@ -158,13 +158,20 @@ describe('bad input', () => {
     expect([...subscription.selectors]).toEqual(['a', 'b'])
   })
 
-  test('invalid topics throw a TypeError at publish; a bad event type an SSE_INVALID_FIELD', () => {
+  test('misuse (invalid topics) throws a TypeError at publish; bad data rejects with an SseError and publishes nothing', async () => {
     const hub = createHub({ maxTopicsPerEvent: 2 })
     for (const topics of ['', 'a/*', 'a\rb', [], ['a', 'b', 'c'], 7]) {
       expect(() => hub.publish(topics as string, 'x'), JSON.stringify(topics)).toThrow(TypeError)
     }
-    expect(() => hub.publish('a', 'x', { event: 'bad\nevent' })).toThrow(SseError)
-    expect(() => hub.publish('a', undefined)).toThrow(TypeError)
+    const { session, sink } = openSession()
+    await hub.subscribe(session, 'a').ready
+    await expect(hub.publish('a', 'x', { event: 'bad\nevent' })).rejects.toMatchObject({
+      code: 'SSE_INVALID_FIELD',
+    })
+    await expect(hub.publish('a', undefined)).rejects.toMatchObject({ code: 'SSE_INVALID_DATA' })
+    await expect(hub.publish('a', 10n)).rejects.toBeInstanceOf(SseError)
+    await hub.publish('a', 'fine')
+    expect(sink.events().map((e) => e.data)).toEqual(['fine'])
   })
 
   test('a failing engine append rejects the publish with SSE_STORE', async () => {

@@ -1,4 +1,10 @@
-import { createConnectionLimiter, createResponse, createSession, type Session } from '@sse/core'
+import {
+  createConnectionLimiter,
+  createResponse,
+  createSession,
+  type Session,
+  sse,
+} from '@sse/core'
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { memorySink } from './fixtures'
 
@@ -56,6 +62,32 @@ describe('limit on createResponse', () => {
     await first.body!.cancel() // the client leaves
     expect(limiter.size).toBe(0)
     expect(open().status).toBe(200)
+  })
+
+  test('a limiter with maxPerKey needs a key: a TypeError, not a silently global limit', () => {
+    const limiter = createConnectionLimiter({ maxPerKey: 1 })
+    expect(() => sse(() => undefined, { limit: { limiter } })).toThrow(/maxPerKey.*key/)
+    expect(limiter.size).toBe(0)
+  })
+
+  test('the 429 keeps the route headers (CORS), so a cross-origin client can read it', async () => {
+    const limiter = createConnectionLimiter({ max: 1, retryAfter: 3 })
+    const GET = sse(() => undefined, {
+      limit: { limiter },
+      headers: {
+        'access-control-allow-origin': '*',
+        'access-control-expose-headers': 'retry-after',
+      },
+    })
+    const first = GET(new Request('http://localhost/'))
+    const refused = GET(new Request('http://localhost/'))
+    expect(refused.status).toBe(429)
+    expect(refused.headers.get('access-control-allow-origin')).toBe('*')
+    expect(refused.headers.get('content-type')).toBe('text/plain; charset=utf-8')
+    expect(refused.headers.get('retry-after')).toBe('3')
+    expect(await refused.text()).toBe('Too many open event streams\n')
+    await first.body!.cancel()
+    expect(limiter.size).toBe(0)
   })
 
   test('per-key limits use the key function', () => {

@@ -73,10 +73,36 @@ describe('send', () => {
     expect(sink.chunks).toHaveLength(0)
   })
 
-  test('undefined has no JSON form: TypeError, nothing written', () => {
+  test('data with no text form (undefined, a BigInt, a cycle, a serializer returning a non-string) is SSE_INVALID_DATA, nothing written', () => {
     const sink = memorySink()
     const session = createSession(sink, { retry: false, heartbeat: false })
-    expect(() => session.send(undefined)).toThrow(TypeError)
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    for (const data of [undefined, 10n, cycle, () => 1]) {
+      expect(() => session.send(data)).toThrow(
+        expect.objectContaining({ name: 'SseError', code: 'SSE_INVALID_DATA' }),
+      )
+    }
+    const odd = createSession(sink, {
+      retry: false,
+      heartbeat: false,
+      serialize: () => 42 as never,
+    })
+    expect(() => odd.send('x')).toThrow(expect.objectContaining({ code: 'SSE_INVALID_DATA' }))
+    const failing = createSession(sink, {
+      retry: false,
+      heartbeat: false,
+      serialize: () => {
+        throw new RangeError('nope')
+      },
+    })
+    let caught: unknown
+    try {
+      failing.send('x')
+    } catch (error) {
+      caught = error
+    }
+    expect(caught).toMatchObject({ code: 'SSE_INVALID_DATA', cause: expect.any(RangeError) })
     expect(sink.chunks).toHaveLength(0)
   })
 

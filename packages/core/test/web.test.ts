@@ -6,6 +6,7 @@ import {
   readEvents,
   readLastEventId,
   type Session,
+  sse,
 } from '@sse/core'
 import { describe, expect, test } from 'vitest'
 import { memorySink } from './fixtures'
@@ -23,17 +24,41 @@ describe('createResponse', () => {
     expect(response.headers.has('transfer-encoding')).toBe(false)
   })
 
-  test('status and extra headers are settable; extra headers cannot replace the stream ones', () => {
-    const response = createResponse(new Request(url), (s) => s.close(), {
-      status: 201,
-      headers: {
-        'access-control-allow-origin': 'https://app.example',
-        'content-type': 'text/html',
-      },
+  test('extra headers are kept; they cannot replace the stream ones or break the stream', () => {
+    const headers = new Headers({
+      'access-control-allow-origin': 'https://app.example',
+      'content-type': 'text/html',
+      'content-length': '10',
+      connection: 'close',
     })
-    expect(response.status).toBe(201)
+    headers.append('set-cookie', 'a=1; Path=/')
+    headers.append('set-cookie', 'b=2, c; Path=/')
+    const response = createResponse(new Request(url), (s) => s.close(), { headers })
+    expect(response.status).toBe(200)
     expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example')
     expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    expect(response.headers.has('content-length')).toBe(false)
+    expect(response.headers.has('connection')).toBe(false)
+    expect(response.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2, c; Path=/'])
+  })
+
+  test('sse(handler) is a (request) => Response handler; the handler gets the request', async () => {
+    const GET = sse(
+      (session, request) => {
+        session.send(new URL(request.url).searchParams.get('name'))
+        session.close()
+      },
+      { retry: false },
+    )
+    const events = await readEvents(GET(new Request(`${url}?name=ada`)))
+    expect(events.map((e) => e.data)).toEqual(['ada'])
+  })
+
+  test('misuse is a TypeError when the route is defined, not at its first request', () => {
+    expect(() => sse((() => undefined) as never, { heartbeat: -1 })).toThrow(TypeError)
+    expect(() => sse('nope' as never)).toThrow(/handler/)
+    expect(() => sse(() => undefined, { onError: 'log' as never })).toThrow(/onError/)
+    expect(() => sse(() => undefined, { slowClient: 'nope' as never })).toThrow(/slowClient/)
   })
 
   test('the body carries retry, events and comments, read with the core parser', async () => {
@@ -104,7 +129,12 @@ describe('createResponse', () => {
       new Request(url),
       async () => Promise.reject(new Error('async')),
       {
-        onError: (e) => errors.push(e),
+        onError: (e, session, request) => {
+          errors.push(e)
+          expect(session.closeReason).toBe('error')
+          expect(session.closeCause).toBe(e)
+          expect(request.url).toBe(url)
+        },
       },
     )
     await response.text()

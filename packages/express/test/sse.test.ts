@@ -1,6 +1,6 @@
 import http from 'node:http'
-import { type Session, type SseOptions, sse } from '@sse/express'
-import { failingHandlers, fetchEvents, type ListeningServer, listen } from '@sse/test-utils'
+import { type Session, sse } from '@sse/express'
+import { fetchEvents, type ListeningServer, listen } from '@sse/test-utils'
 import express, { type ErrorRequestHandler, type Express } from 'express'
 import { afterEach, expect, test } from 'vitest'
 
@@ -32,7 +32,7 @@ test('route params are typed through the generic; headers from res.set() and opt
   })
   app.get(
     '/rooms/:id',
-    sse<{ id: string }>((session, req) => session.send(req.params.id satisfies string), {
+    sse<{ id: string }>((session, { req }) => session.send(req.params.id satisfies string), {
       headers: { 'x-stream': 'rooms' },
     }),
   )
@@ -44,43 +44,12 @@ test('route params are typed through the generic; headers from res.set() and opt
   expect(capture.headers['content-type']).toBe('text/event-stream; charset=utf-8')
 })
 
-test('invalid options go to next(error) while Express can still answer 500', async () => {
-  const app = express()
-  app.get(
-    '/bad',
-    sse(() => undefined, { heartbeat: -1 }),
-  )
-  const { url, errors } = await serve(app)
-  const response = await fetch(`${url}/bad`)
-  expect(response.status).toBe(500)
-  expect(await response.text()).toBe('handled')
-  expect(errors).toEqual([expect.any(TypeError)])
+test('invalid options are a TypeError when the route is defined, not at its first request', () => {
+  expect(() => sse(() => undefined, { heartbeat: -1 })).toThrow(TypeError)
+  expect(() => sse('handler' as never)).toThrow(TypeError)
 })
 
-for (const [kind, handler] of failingHandlers) {
-  test(`a handler that ${kind} after the stream opened closes it and goes to onError`, async () => {
-    const reported: unknown[] = []
-    const options: SseOptions = { heartbeat: false, onError: (error) => reported.push(error) }
-    const sessions: Session[] = []
-    const app = express()
-    app.get(
-      '/events',
-      sse((session) => {
-        sessions.push(session)
-        return handler(session)
-      }, options),
-    )
-    const { url, errors } = await serve(app)
-    // No `until`: reads until the server ends the stream.
-    const capture = await fetchEvents(`${url}/events`)
-    expect(capture.events.map((e) => e.data)).toEqual(['before'])
-    expect(sessions[0]?.closed).toBe(true)
-    expect(reported).toEqual([new Error('boom')])
-    expect(errors).toEqual([])
-  })
-}
-
-test('without onError, a failure after the stream opened reaches Express error handling', async () => {
+test('without onError, a handler failure closes the session (reason error) and reaches Express error handling', async () => {
   const sessions: Session[] = []
   const app = express()
   app.get(
@@ -95,7 +64,8 @@ test('without onError, a failure after the stream opened reaches Express error h
   // Express's default handler destroys the socket of a response already sent.
   await fetchEvents(`${url}/events`).catch(() => undefined)
   await expect.poll(() => errors).toEqual([new Error('late')])
-  expect(sessions[0]?.closed).toBe(true)
+  expect(sessions[0]?.closeReason).toBe('error')
+  expect(sessions[0]?.closeCause).toEqual(new Error('late'))
 })
 
 test('an onError that throws ends in Express error handling, not an unhandled rejection', async () => {

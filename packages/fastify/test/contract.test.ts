@@ -1,6 +1,6 @@
 import fastifyCompress from '@fastify/compress'
 import fastifyCors from '@fastify/cors'
-import { fastifySse } from '@sse/fastify'
+import { fastifySse, sse } from '@sse/fastify'
 import {
   type AdapterUnderTest,
   CORS_ORIGIN,
@@ -28,9 +28,7 @@ const adapter: AdapterUnderTest = {
     if (compression) await app.register(fastifyCompress)
     await app.register(fastifySse)
     for (const route of routes) {
-      app.get(route.path, (_request, reply) => {
-        void route.handler(reply.sse(route.options))
-      })
+      app.get(route.path, sse(route.handler, route.options))
     }
     await app.listen({ host: '127.0.0.1', port: 0 })
     const { port } = app.server.address() as { port: number }

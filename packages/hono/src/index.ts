@@ -1,26 +1,64 @@
-import { createResponse, type ResponseOptions, type Session } from '@sse/core'
-import type { Context } from 'hono'
+import {
+  createStreamHandler,
+  type StreamBinding,
+  type StreamHandler,
+  type StreamOptions,
+  webBinding,
+} from '@sse/core'
+import type { Context, Env, Handler } from 'hono'
 
 export type { SendOptions, Session, SessionOptions } from '@sse/core'
 
 /**
  * Options for {@link sse}: the session options (`retry`, `heartbeat`,
- * `maxQueueBytes`…) plus the response `status`, extra `headers`, the body's
- * `highWaterMark` and `onError` for a handler that throws or rejects (the
- * stream ends; without `onError` a throw becomes Hono's error response).
+ * `maxQueueBytes`…), extra `headers`, a connection `limit`, the body's
+ * `highWaterMark` and `onError`.
  *
- * @defaultValue `{}`: status 200, a 15 s heartbeat, a 2 s retry hint
+ * @defaultValue `{}`: a 15 s heartbeat, a 2 s retry hint
  * @example
  * ```ts
  * const options: SseOptions = { heartbeat: 30_000, onError: (error) => reportError(error) }
  * ```
  */
-export type SseOptions = ResponseOptions
+export type SseOptions = StreamOptions<Context>
 
 /**
- * Answers a Hono request with an event stream, like `streamSSE(c, cb)`, and
- * gives `handler` its session; the stream closes when the client leaves
- * (`c.req.raw.signal`) or on `session.close()`.
+ * Hono copies the headers prepared on the context (`c.header()`, cors())
+ * over a returned Response, and drops them if `c.res` was never read. Read
+ * it, and put ours there so the event-stream ones win.
+ */
+function withPrepared(c: Context, response: Response): Response {
+  const prepared = c.res.headers
+  for (const [name, value] of response.headers) {
+    if (name === 'set-cookie') prepared.append(name, value)
+    else prepared.set(name, value)
+  }
+  return response
+}
+
+const binding: StreamBinding<Context, Response> = {
+  lastEventId: (c) => c.req.header('last-event-id'),
+  url: (c) => c.req.url,
+  refuse: (c, status, headers, body) =>
+    withPrepared(c, webBinding.refuse(c.req.raw, status, headers, body)),
+  open(c, headers, config) {
+    const opened = webBinding.open(c.req.raw, headers, config)
+    withPrepared(c, opened.result)
+    return opened
+  },
+  // Rethrown: a synchronous throw becomes Hono's error response
+  // (`app.onError`); a rejection is left unhandled for the runtime to report.
+  reportError(error) {
+    throw error
+  },
+}
+
+/**
+ * Creates a Hono handler that answers with an event stream, like
+ * `streamSSE`, and runs `handler(session, c)`; the stream closes when the
+ * client leaves (`c.req.raw.signal`) or on `session.close()`. A handler
+ * that throws or rejects closes its session and goes to `onError`; over the
+ * `limit` the answer is `429` and the handler does not run.
  *
  * @defaultValue `options` is `{}`
  * @example
@@ -29,26 +67,15 @@ export type SseOptions = ResponseOptions
  * import { sse } from '@sse/hono'
  *
  * const app = new Hono()
- * app.get('/rooms/:id', (c) =>
- *   sse(c, (session) => {
- *     session.send({ room: c.req.param('id') })
- *   }),
- * )
+ * app.get('/rooms/:id', sse((session, c) => {
+ *   session.send({ room: c.req.param('id') })
+ * }))
  * ```
  */
-export function sse(
-  c: Context,
-  handler: (session: Session) => unknown,
-  options: SseOptions = {},
-): Response {
-  const response = createResponse(c.req.raw, handler, options)
-  // Hono copies the headers prepared on the context (`c.header()`, cors())
-  // over a returned Response, and drops them if `c.res` was never read. Read
-  // it, and put our headers there so the event-stream ones win.
-  const prepared = c.res.headers
-  for (const [name, value] of response.headers) {
-    if (name === 'set-cookie') prepared.append(name, value)
-    else prepared.set(name, value)
-  }
-  return response
+// biome-ignore lint/suspicious/noExplicitAny: Hono's own defaults for a handler's env and path.
+export function sse<E extends Env = any, P extends string = any>(
+  handler: StreamHandler<Context<E, P>>,
+  options?: StreamOptions<Context<E, P>>,
+): Handler<E, P> {
+  return createStreamHandler(binding as StreamBinding<Context<E, P>, Response>, handler, options)
 }

@@ -26,7 +26,7 @@ const adapter: AdapterUnderTest = {
     app.use(cors({ origin: CORS_ORIGIN }))
     if (compression) app.use(compress())
     for (const route of routes) {
-      app.get(route.path, (c) => sse(c, route.handler, route.options))
+      app.get(route.path, sse(route.handler, route.options))
     }
 
     // @hono/node-server picks the server through `createServer`/`serverOptions`.

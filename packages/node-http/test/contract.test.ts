@@ -1,6 +1,6 @@
 import http from 'node:http'
 import http2 from 'node:http2'
-import { createSession } from '@sse/node-http'
+import { sse } from '@sse/node-http'
 import {
   type AdapterUnderTest,
   CORS_ORIGIN,
@@ -16,6 +16,7 @@ const adapter: AdapterUnderTest = {
   name: '@sse/node-http',
   http2: ['h2c', 'h2'],
   async start(routes, { http2: mode }) {
+    const mounted = new Map(routes.map((r) => [r.path, sse(r.handler, r.options)]))
     const listener = (
       req: http.IncomingMessage | http2.Http2ServerRequest,
       res: http.ServerResponse | http2.Http2ServerResponse,
@@ -24,12 +25,9 @@ const adapter: AdapterUnderTest = {
       out.setHeader(MIDDLEWARE_HEADER, 'kept')
       if (req.headers.origin === CORS_ORIGIN)
         out.setHeader('access-control-allow-origin', CORS_ORIGIN)
-      const route = routes.find((r) => r.path === new URL(req.url ?? '/', 'http://x').pathname)
-      if (route === undefined) {
-        out.writeHead(404).end()
-        return
-      }
-      void route.handler(createSession(req, res, route.options))
+      const route = mounted.get(new URL(req.url ?? '/', 'http://x').pathname)
+      if (route === undefined) out.writeHead(404).end()
+      else route(req, res)
     }
     const server =
       mode === 'h2c'

@@ -1,23 +1,35 @@
-import { createHook } from 'node:async_hooks'
 import http from 'node:http'
 import net from 'node:net'
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import {
+  createConnectionLimiter,
   createHub,
   createMemoryEngine,
   type ParsedEvent,
   type Session,
-  type SessionOptions,
+  type StreamHandler,
+  type StreamOptions,
 } from '@sse/core'
 import { EventSource } from 'eventsource'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { fetchEvents, http2Events, httpHead } from './clients'
+import { settle, trackTimers } from './timers'
 
-/** One route the adapter under test must serve with its own SSE binding. */
+/**
+ * One route the adapter under test must serve with its own
+ * `sse(handler, options)`, passing both as they are.
+ */
 export interface ContractRoute {
   path: string
-  options: SessionOptions
-  handler: (session: Session) => void | Promise<void>
+  options: StreamOptions<unknown>
+  handler: StreamHandler<unknown>
+}
+
+/** What reached a route's `onError`. */
+interface Failure {
+  error: unknown
+  session: Session
+  context: unknown
 }
 
 export interface StartOptions {
@@ -60,22 +72,34 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
   const fireSessions: Session[] = []
   let slowClientReports = 0
 
+  const failures = new Map<string, Failure[]>()
+  const limiter = createConnectionLimiter({ max: 1, retryAfter: 4 })
+  let limitedRuns = 0
+
   const track = (session: Session): void => {
     open.add(session)
     session.signal.addEventListener('abort', () => open.delete(session), { once: true })
   }
   const route = (
     path: string,
-    options: SessionOptions,
-    handler: (session: Session) => void | Promise<void>,
+    options: StreamOptions<unknown>,
+    handler: StreamHandler<unknown>,
   ): ContractRoute => ({
     path,
     options,
-    handler: (session) => {
+    handler: (session, context) => {
       track(session)
-      return handler(session)
+      return handler(session, context)
     },
   })
+  // A route whose handler fails after sending one event; onError records.
+  const failing = (path: string, handler: StreamHandler<unknown>): ContractRoute => {
+    failures.set(path, [])
+    const onError = (error: unknown, session: Session, context: unknown): void => {
+      failures.get(path)!.push({ error, session, context })
+    }
+    return route(path, { heartbeat: false, onError }, handler)
+  }
 
   const routes: ContractRoute[] = [
     route('/script', { retry: 1234, heartbeat: false }, (session) => {
@@ -115,6 +139,24 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
         return fireHub.subscribe(session, 'fire').ready
       },
     ),
+    failing('/throw', (session) => {
+      session.send('before')
+      throw new Error('sync failure')
+    }),
+    failing('/reject', async (session) => {
+      session.send('before')
+      await nextTurn()
+      throw new Error('async failure')
+    }),
+    failing('/bad-data', (session) => {
+      session.send('before')
+      // A BigInt has no JSON form: the default serializer throws a TypeError.
+      session.send(10n)
+    }),
+    route('/limited', { heartbeat: false, limit: { limiter } }, (session) => {
+      limitedRuns++
+      session.send('in')
+    }),
     route('/paced', { heartbeat: false }, (session) => {
       session.send('one')
       const timer = setTimeout(() => session.send('two'), 300)
@@ -243,18 +285,7 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
         process.eventNames().reduce((sum, name) => sum + process.listenerCount(name), 0)
       await settle(() => churnHub.size === 0 && open.size === 0)
       const before = { resources: resources(), listeners: processListeners() }
-      // Every timer created from here on, until it fires or is cleared. This
-      // also sees unref'd timers (heartbeats), which getActiveResourcesInfo
-      // does not list.
-      const liveTimers = new Set<number>()
-      const timerHook = createHook({
-        init(id, type) {
-          if (type === 'Timeout') liveTimers.add(id)
-        },
-        destroy(id) {
-          liveTimers.delete(id)
-        },
-      }).enable()
+      const timers = trackTimers()
 
       for (let i = 0; i < 1000; i++) {
         await new Promise<void>((resolve, reject) => {
@@ -267,11 +298,11 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
           req.on('error', reject)
         })
       }
-      await settle(() => churnHub.size === 0 && open.size === 0 && liveTimers.size === 0)
-      timerHook.disable()
+      await settle(() => churnHub.size === 0 && open.size === 0 && timers.live === 0)
+      timers.stop()
       expect(churnHub.size).toBe(0)
       expect(open.size).toBe(0)
-      expect(liveTimers.size).toBe(0)
+      expect(timers.live).toBe(0)
       // Earlier tests' sockets may still be closing, so the baseline can only
       // shrink; a leak of 1,000 cycles shows up as growth in some kind.
       const grew = () =>
@@ -310,6 +341,52 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
         Array.from({ length: total }, (_, i) => i),
       )
     }, 60_000)
+
+    for (const [path, message] of [
+      ['/throw', 'sync failure'],
+      ['/reject', 'async failure'],
+      ['/bad-data', 'SSE_INVALID_DATA'],
+    ] as const) {
+      test(`a handler failure (${path.slice(1)}) ends the stream and reaches onError with the session and context`, async () => {
+        const capture = await fetchEvents(`${server.url}${path}`)
+        // What was sent before the failure arrives; then the stream ends.
+        expect(capture.status).toBe(200)
+        expect(capture.events.map((e) => e.data)).toEqual(['before'])
+        await settle(() => failures.get(path)!.length > 0)
+        const seen = failures.get(path)!
+        expect(seen).toHaveLength(1)
+        const [{ error, session, context }] = seen as [Failure]
+        const { message: text, code } = error as { message: string; code?: string }
+        expect(code === message || text.includes(message)).toBe(true)
+        expect(session.closeReason).toBe('error')
+        expect(session.closeCause).toBe(error)
+        expect(context).toBeTypeOf('object')
+        seen.length = 0
+      })
+    }
+
+    test('over the limit: 429 with Retry-After and the middleware headers, and no handler runs', async () => {
+      limitedRuns = 0
+      const held = new AbortController()
+      const first = await fetch(`${server.url}/limited`, { signal: held.signal })
+      expect(first.status).toBe(200)
+      const refused = await httpHead(`${server.url}/limited`, { origin: CORS_ORIGIN })
+      expect(refused.status).toBe(429)
+      expect(refused.headers['retry-after']).toBe('4')
+      expect(refused.headers[MIDDLEWARE_HEADER]).toBe('kept')
+      expect(refused.headers['access-control-allow-origin']).toBe(CORS_ORIGIN)
+      expect(refused.headers['content-type']).toMatch(/^text\/plain/)
+      expect(limitedRuns).toBe(1)
+      held.abort()
+      await settle(() => limiter.size === 0)
+      expect(limiter.size).toBe(0)
+      const again = await fetchEvents(`${server.url}/limited`, {
+        until: (c) => c.events.length === 1,
+      })
+      expect(again.status).toBe(200)
+      expect(limitedRuns).toBe(2)
+      await settle(() => limiter.size === 0)
+    })
 
     test('behind compression middleware, events arrive one by one', async () => {
       const capture = await fetchEvents(`${compressed.url}/paced`, {
@@ -352,17 +429,4 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       })
     }
   })
-}
-
-/** Polls `condition` until it holds or `timeoutMs` passes. */
-async function settle(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    // Let async_hooks deliver pending destroy callbacks (including this
-    // loop's own sleep timer) before the condition is read.
-    await nextTurn()
-    await nextTurn()
-    if (condition()) return
-    await sleep(10)
-  }
 }

@@ -8,8 +8,10 @@ export {
   runAdapterContract,
   type StartOptions,
 } from './contract'
+export { type ReadmeExample, readmeExamples, runAsCommonJs } from './docs'
 export { type EngineBackend, type EngineBackendOptions, runEngineSuite } from './engine-suite'
 export { failingHandlers } from './handlers'
 export { type MemoryClient, memoryClient } from './memory-client'
 export { type ListeningServer, listen, type NodeServer } from './servers'
+export { settle, type TimerTracker, trackTimers } from './timers'
 export { until } from './until'

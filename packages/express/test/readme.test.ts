@@ -21,7 +21,11 @@ afterAll(() => {
 })
 
 test('every README code block is an example file; the install line names what they import', () => {
-  expect(examples.map((e) => e.file)).toEqual(['examples/news.ts', 'examples/limits.ts'])
+  expect(examples.map((e) => e.file)).toEqual([
+    'examples/news.ts',
+    'examples/chat.ts',
+    'examples/limits.ts',
+  ])
 })
 
 test('examples/news.ts (ESM): /news and /rooms/:id stream their own topics', async () => {
@@ -90,4 +94,42 @@ test('examples/limits.ts (CommonJS): it loads with require and limits the same w
     },
   )
   expect(statuses).toEqual([200, 200, 429, 200])
+})
+
+test('examples/chat.ts (ESM and CommonJS): POST /chat streams the tokens, then ends', async () => {
+  const { app } = await import('../examples/chat')
+  const server = app.listen(0, '127.0.0.1')
+  servers.push(server)
+  await once(server, 'listening')
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/chat`
+  const init = {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: 'hi there' }),
+  }
+  const events = await readEvents(url, { init, timeout: 5000 })
+  expect(events.map((e) => [e.type, e.data])).toEqual([
+    ['token', 'You'],
+    ['token', 'said:'],
+    ['token', 'hi'],
+    ['token', 'there'],
+  ])
+  const viaRequire = await runAsCommonJs(
+    packageDir,
+    example('examples/chat.ts'),
+    async (chat, req) => {
+      const { readEvents } = req('@sse/core')
+      const server = chat.app.listen(0, '127.0.0.1')
+      await new Promise((resolve) => server.once('listening', resolve))
+      const events = await readEvents(`http://127.0.0.1:${server.address().port}/chat`, {
+        init: {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"prompt":"ok"}',
+        },
+      })
+      return events.map((event: { data: string }) => event.data)
+    },
+  )
+  expect(viaRequire).toEqual(['You', 'said:', 'ok'])
 })

@@ -92,7 +92,8 @@ export const nodeBinding: StreamBinding<NodeContext, void> = {
       // With no retry hint nothing was written yet: send the head now, so
       // the client's `open` fires at once (writeHead alone only stores it).
       started() {
-        if (!out.headersSent && !out.writableEnded) out.flushHeaders()
+        // (`headersSent` is already true after writeHead: it only stored the head.)
+        if (socket === undefined && !out.writableEnded) out.flushHeaders()
       },
     }
   },

@@ -1,12 +1,10 @@
-import { createHook } from 'node:async_hooks'
 import http from 'node:http'
 import net from 'node:net'
-import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { createHub, createMemoryEngine, type Engine, type Session } from '@sse/core'
-import { createSession } from '@sse/node-http'
-import { type ListeningServer, listen } from '@sse/test-utils'
+import { sse } from '@sse/node-http'
+import { type ListeningServer, listen, settle, trackTimers } from '@sse/test-utils'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
@@ -33,17 +31,17 @@ let server: ListeningServer
 let port: number
 
 beforeAll(async () => {
-  const http1 = http.createServer(async (req, res) => {
-    try {
-      const session = createSession(req, res)
-      open.add(session)
-      session.signal.addEventListener('abort', () => open.delete(session))
-      await hub.subscribe(session, 'news').ready
-      session.comment('joined')
-    } catch (error) {
-      handlerErrors.push(error)
-    }
-  })
+  const http1 = http.createServer(
+    sse(
+      async (session) => {
+        open.add(session)
+        session.signal.addEventListener('abort', () => open.delete(session))
+        await hub.subscribe(session, 'news').ready
+        session.comment('joined')
+      },
+      { onError: (error) => handlerErrors.push(error) },
+    ),
+  )
   server = await listen(http1)
   port = server.port
   await hub.publish('news', 'history')
@@ -130,29 +128,11 @@ describe('fuzzed Last-Event-ID', () => {
 })
 
 test('10,000 connect/disconnect cycles: heap, timers, handles and hub size return to baseline', async () => {
-  const settle = async (condition: () => boolean) => {
-    for (let i = 0; i < 500; i++) {
-      // async_hooks delivers destroy callbacks (incl. this loop's own sleep
-      // timer) a turn later: let them arrive before reading the condition.
-      await nextTurn()
-      await nextTurn()
-      if (condition()) return
-      await sleep(10)
-    }
-  }
   await settle(() => open.size === 0 && hub.size === 0)
   gc()
   const heapBefore = process.memoryUsage().heapUsed
   const handlesBefore = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout').length
-  const liveTimers = new Set<number>()
-  const hook = createHook({
-    init(id, type) {
-      if (type === 'Timeout') liveTimers.add(id)
-    },
-    destroy(id) {
-      liveTimers.delete(id)
-    },
-  }).enable()
+  const timers = trackTimers()
 
   for (let i = 0; i < 10_000; i++) {
     await new Promise<void>((resolve, reject) => {
@@ -165,11 +145,11 @@ test('10,000 connect/disconnect cycles: heap, timers, handles and hub size retur
       req.on('error', reject)
     })
   }
-  await settle(() => open.size === 0 && hub.size === 0 && liveTimers.size === 0)
-  hook.disable()
+  await settle(() => open.size === 0 && hub.size === 0 && timers.live === 0, 5000)
+  timers.stop()
   expect(open.size).toBe(0)
   expect(hub.size).toBe(0)
-  expect(liveTimers.size).toBe(0)
+  expect(timers.live).toBe(0)
   await settle(
     () => process.getActiveResourcesInfo().filter((r) => r !== 'Timeout').length <= handlesBefore,
   )

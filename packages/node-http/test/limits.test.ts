@@ -1,6 +1,6 @@
 import http from 'node:http'
 import { createConnectionLimiter, type Session } from '@sse/core'
-import { createSession } from '@sse/node-http'
+import { openSession, sse } from '@sse/node-http'
 import { type ListeningServer, listen } from '@sse/test-utils'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 
@@ -10,13 +10,12 @@ let server: ListeningServer
 let base: string
 
 beforeAll(async () => {
-  const http1 = http.createServer((req, res) => {
-    const session = createSession(req, res, {
+  const http1 = http.createServer(
+    sse((session) => void sessions.push(session), {
       heartbeat: false,
-      limit: { limiter, key: (r) => String(r.headers['x-user'] ?? 'anonymous') },
-    })
-    if (!session.closed) sessions.push(session)
-  })
+      limit: { limiter, key: ({ req }) => String(req.headers['x-user'] ?? 'anonymous') },
+    }),
+  )
   server = await listen(http1)
   base = `${server.url}/`
 })
@@ -50,4 +49,28 @@ test('429 with Retry-After past the per-key and total limits; leaving frees the 
   const cat2 = await open('cat')
   expect(cat2.response.status).toBe(200)
   for (const c of [ann2, bob, cat2]) c.leave()
+})
+
+test('openSession over the limit returns undefined, answers 429, and writes nothing else', async () => {
+  const tight = createConnectionLimiter({ max: 1, retryAfter: 2 })
+  const results: Array<'session' | 'refused'> = []
+  const imperative = await listen(
+    http.createServer((req, res) => {
+      const session = openSession(req, res, { heartbeat: false, limit: { limiter: tight } })
+      results.push(session === undefined ? 'refused' : 'session')
+      if (session !== undefined) sessions.push(session)
+    }),
+  )
+  try {
+    const held = new AbortController()
+    const first = await fetch(imperative.url, { signal: held.signal })
+    const second = await fetch(imperative.url)
+    expect([first.status, second.status]).toEqual([200, 429])
+    expect(second.headers.get('retry-after')).toBe('2')
+    expect(await second.text()).toBe('Too many open event streams\n')
+    expect(results).toEqual(['session', 'refused'])
+    held.abort()
+  } finally {
+    await imperative.close()
+  }
 })

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, ServerResponse } from 'node:http'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { createHub, encode, type Hub, type Session } from '@sse/core'
-import { createSession } from '@sse/node-http'
+import { openSession } from '@sse/node-http'
 import { type ListeningServer, listen } from '@sse/test-utils'
 import { afterEach, expect, test } from 'vitest'
 
@@ -38,7 +38,7 @@ async function serve(
     // A bound far above the test's 10 MB: this is about framing, not the slow-client policy.
     (req, res) =>
       onSession(
-        createSession(req, res, { heartbeat: false, retry: 1000, maxQueueBytes: 64 * 1024 * 1024 }),
+        openSession(req, res, { heartbeat: false, retry: 1000, maxQueueBytes: 64 * 1024 * 1024 })!,
       ),
   )
   const running = await listen(server)

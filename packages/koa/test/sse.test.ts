@@ -1,6 +1,6 @@
 import http from 'node:http'
-import { type Session, type SseOptions, sse } from '@sse/koa'
-import { failingHandlers, fetchEvents, type ListeningServer, listen } from '@sse/test-utils'
+import { type Session, sse } from '@sse/koa'
+import { fetchEvents, type ListeningServer, listen } from '@sse/test-utils'
 import Koa from 'koa'
 import { afterEach, expect, test } from 'vitest'
 
@@ -25,7 +25,7 @@ test('ctx.state is typed; headers from ctx.set() and options arrive with status 
     ctx.set('x-request-id', 'abc')
     ctx.state.user = 'ada'
     await next()
-    // Runs once the handler settled: a logger sees the stream's real status.
+    // Runs once the stream is open: a logger sees the stream's real status.
     seen.push(ctx.status)
   })
   app.use(
@@ -43,67 +43,43 @@ test('ctx.state is typed; headers from ctx.set() and options arrive with status 
   await expect.poll(() => seen).toEqual([200])
 })
 
-test('invalid options are thrown while Koa can still answer 500', async () => {
-  const app = new Koa()
-  app.use(sse(() => undefined, { heartbeat: -1 }))
-  const { url, errors } = await serve(app)
-  const response = await fetch(url)
-  expect(response.status).toBe(500)
-  expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8')
-  expect(errors).toEqual([expect.any(TypeError)])
+test('invalid options are a TypeError when the middleware is created, not at its first request', () => {
+  expect(() => sse(() => undefined, { heartbeat: -1 })).toThrow(TypeError)
+  expect(() => sse(() => undefined, { onError: 42 as never })).toThrow(/onError/)
 })
 
-for (const [kind, handler] of failingHandlers) {
-  test(`a handler that ${kind} after the stream opened closes it and goes to onError`, async () => {
-    const reported: unknown[] = []
-    const options: SseOptions = {
-      heartbeat: false,
-      onError: (error, ctx) => reported.push(error, ctx.path),
-    }
-    const sessions: Session[] = []
-    const app = new Koa()
-    app.use(
-      sse((session) => {
-        sessions.push(session)
-        return handler(session)
-      }, options),
-    )
-    const { url, errors } = await serve(app)
-    // No `until`: reads until the server ends the stream.
-    const capture = await fetchEvents(`${url}/events`)
-    expect(capture.events.map((e) => e.data)).toEqual(['before'])
-    expect(sessions[0]?.closed).toBe(true)
-    expect(reported).toEqual([new Error('boom'), '/events'])
-    expect(errors).toEqual([])
-  })
-}
-
-test('without onError, a failure after the stream opened travels Koa error handling', async () => {
+test('without onError, a handler failure closes the session (reason error) and reaches the app error event with ctx', async () => {
   const app = new Koa()
-  const caught: unknown[] = []
-  app.use(async (ctx, next) => {
-    try {
-      await next()
-    } catch (error) {
-      caught.push(error)
-      // What error middleware usually does; Koa ignores it once headers are sent.
-      ctx.status = 500
-      ctx.body = 'too late'
-      throw error
-    }
-  })
+  const sessions: Session[] = []
   app.use(
     sse(async (session) => {
+      sessions.push(session)
       session.send('before')
       throw new Error('late')
     }),
   )
+  const contexts: unknown[] = []
+  app.on('error', (_error, ctx) => contexts.push(ctx?.path))
   const { url, errors } = await serve(app)
-  const capture = await fetchEvents(url)
+  const capture = await fetchEvents(`${url}/feed`)
   expect(capture.status).toBe(200)
   expect(capture.events.map((e) => e.data)).toEqual(['before'])
-  await expect.poll(() => errors.length).toBe(1)
-  // The same error, seen by the upstream middleware, then by Koa (`ctx.onerror`).
-  expect(caught).toEqual([errors[0]])
-  expect(errors[0]).toMatchObject({ message: 'late', headerSent: true })
+  await expect.poll(() => errors).toEqual([new Error('late')])
+  expect(contexts).toEqual(['/feed'])
+  expect(sessions[0]?.closeReason).toBe('error')
+  expect(sessions[0]?.closeCause).toEqual(new Error('late'))
+})
+
+test('an onError that throws ends in the app error event, not an unhandled rejection', async () => {
+  const app = new Koa()
+  app.use(
+    sse(() => Promise.reject(new Error('first')), {
+      onError: () => {
+        throw new Error('from onError')
+      },
+    }),
+  )
+  const { url, errors } = await serve(app)
+  await fetchEvents(url)
+  await expect.poll(() => errors).toEqual([new Error('from onError')])
 })

@@ -7,7 +7,7 @@ async function* ticks(): AsyncGenerator<{ n: number }> {
 }
 
 export const app = Fastify()
-await app.register(fastifySse, { heartbeat: false })
+app.register(fastifySse, { heartbeat: false })
 export const failures: unknown[] = []
 
 app.get(
@@ -18,7 +18,7 @@ app.get(
     },
     {
       // The session is closed already (its client reconnects); report the error.
-      onError: (error, _session, request) => {
+      onError: (error, _session, { request }) => {
         failures.push(error)
         request.log.warn(error)
       },

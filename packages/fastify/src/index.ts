@@ -93,8 +93,13 @@ const binding: StreamBinding<FastifyContext, void> = {
 }
 
 const plugin: FastifyPluginCallback<SseOptions> = (fastify, defaults, done) => {
-  // Checked at register: a bad default fails the app's startup.
-  resolveStreamOptions(defaults)
+  try {
+    // Checked at register: a bad default fails the app's startup.
+    resolveStreamOptions(defaults)
+  } catch (error) {
+    done(error as Error)
+    return
+  }
   const open = new Set<Session>()
   const state: PluginState = {
     defaults,

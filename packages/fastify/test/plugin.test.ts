@@ -1,7 +1,8 @@
-import type { Session } from '@sse/core'
+import { Writable } from 'node:stream'
+import { createConnectionLimiter, type Session } from '@sse/core'
 import { fastifySse, sse } from '@sse/fastify'
-import { failingHandlers, fetchEvents } from '@sse/test-utils'
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import { fetchEvents } from '@sse/test-utils'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { afterEach, expect, test } from 'vitest'
 
 let app: FastifyInstance | undefined
@@ -22,7 +23,7 @@ test('reply.sse() is visible in routes of a sibling plugin, with the registered 
   await instance.register(fastifySse, { retry: 4321, heartbeat: false })
   await instance.register(async (scoped) => {
     scoped.get('/events', (_request, reply) => {
-      reply.sse().send('scoped')
+      reply.sse()!.send('scoped')
     })
   })
   const capture = await fetchEvents(`${await listen(instance)}/events`, {
@@ -32,17 +33,18 @@ test('reply.sse() is visible in routes of a sibling plugin, with the registered 
   expect(capture.events.map((e) => e.data)).toEqual(['scoped'])
 })
 
-test('reply.code() and reply.header() set before reply.sse() reach the client', async () => {
+test('reply.header() set before reply.sse() reaches the client; the status is always 200', async () => {
   const instance = Fastify()
-  await instance.register(fastifySse)
+  await instance.register(fastifySse, { headers: { 'x-default': 'yes' } })
   instance.get('/events', (_request, reply) => {
     reply.code(201).header('x-early', 'yes')
-    reply.sse({ headers: { 'x-option': 'yes' } }).send('hi')
+    reply.sse({ headers: { 'x-option': 'yes' } })!.send('hi')
   })
   const capture = await fetchEvents(`${await listen(instance)}/events`, {
     until: (c) => c.events.length >= 1,
   })
-  expect(capture.status).toBe(201)
+  expect(capture.status).toBe(200)
+  expect(capture.headers['x-default']).toBe('yes')
   expect(capture.headers['x-early']).toBe('yes')
   expect(capture.headers['x-option']).toBe('yes')
   expect(capture.headers['content-type']).toBe('text/event-stream; charset=utf-8')
@@ -53,7 +55,7 @@ test('app.close() ends open streams instead of waiting for them forever', async 
   const instance = Fastify()
   await instance.register(fastifySse)
   instance.get('/events', (_request, reply) => {
-    reply.sse({ heartbeat: false }).send('open')
+    reply.sse({ heartbeat: false })!.send('open')
   })
   const response = await fetch(`${await listen(instance)}/events`)
   const reader = response.body!.getReader()
@@ -66,34 +68,94 @@ test('app.close() ends open streams instead of waiting for them forever', async 
   expect(ended).toBe(true)
 })
 
-test('sse(handler, { onError }): a throw, a rejection and unserializable data close the stream and reach onError', async () => {
-  const instance = Fastify()
+/** A Fastify app whose error log lines (pino JSON) are collected. */
+function loggedApp(): {
+  instance: FastifyInstance
+  logged: Array<{ msg: string; err?: { message: string } }>
+} {
+  const logged: Array<{ msg: string; err?: { message: string } }> = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      logged.push(JSON.parse(String(chunk)))
+      done()
+    },
+  })
+  return { instance: Fastify({ logger: { level: 'error', stream } }), logged }
+}
+
+test('without onError, a handler failure closes the stream and is logged with request.log.error', async () => {
+  const { instance, logged } = loggedApp()
   await instance.register(fastifySse, { heartbeat: false })
-  const errors: Array<[string, unknown]> = []
-  const onError = (error: unknown, session: Session, request: FastifyRequest) => {
-    expect(session.closed).toBe(true)
-    errors.push([request.url, error])
-  }
-  for (const [name, handler] of failingHandlers) instance.get(`/${name}`, sse(handler, { onError }))
+  const sessions: Session[] = []
   instance.get(
-    '/bad-data',
-    sse(
-      (session) => {
-        session.send('before')
-        session.send(10n)
-      },
-      { onError },
-    ),
+    '/fails',
+    sse(async (session) => {
+      sessions.push(session)
+      session.send('before')
+      throw new Error('late')
+    }),
   )
-  const url = await listen(instance)
-  for (const path of ['/throws', '/rejects', '/bad-data']) {
-    // The stream ends (fetchEvents reads to the end): the client is not left hanging.
-    const capture = await fetchEvents(`${url}${path}`, { timeoutMs: 5000 })
-    expect(
-      capture.events.map((e) => e.data),
-      path,
-    ).toEqual(['before'])
-  }
-  expect(errors.map(([path]) => path)).toEqual(['/throws', '/rejects', '/bad-data'])
-  expect(errors[2]![1]).toBeInstanceOf(TypeError)
+  // Reads to the end: the stream is closed, not left open.
+  const capture = await fetchEvents(`${await listen(instance)}/fails`)
+  expect(capture.events.map((e) => e.data)).toEqual(['before'])
+  await expect.poll(() => logged.map((line) => line.err?.message)).toEqual(['late'])
+  expect(logged[0]!.msg).toBe('@sse/fastify: the stream handler failed')
+  expect(sessions[0]!.closeReason).toBe('error')
+})
+
+test('an onError that throws is logged too, never an unhandled rejection', async () => {
+  const { instance, logged } = loggedApp()
+  await instance.register(fastifySse, { heartbeat: false })
+  instance.get(
+    '/fails',
+    sse(() => Promise.reject(new Error('first')), {
+      onError: () => {
+        throw new Error('from onError')
+      },
+    }),
+  )
+  await fetchEvents(`${await listen(instance)}/fails`)
+  await expect.poll(() => logged.map((line) => line.err?.message)).toEqual(['from onError'])
+})
+
+test('misuse is a TypeError at startup: bad route options at sse(), bad defaults at register', async () => {
+  expect(() => sse(() => undefined, { heartbeat: -1 })).toThrow(TypeError)
+  expect(() => sse(undefined as never)).toThrow(/handler/)
+  const instance = Fastify()
+  await expect(instance.register(fastifySse, { retry: -1 })).rejects.toThrow(TypeError)
+})
+
+test('sse() on an app without the plugin answers 500 naming the fix', async () => {
+  const instance = Fastify()
+  instance.get(
+    '/events',
+    sse(() => undefined),
+  )
+  const response = await fetch(`${await listen(instance)}/events`)
+  expect(response.status).toBe(500)
+  expect((await response.json()).message).toMatch(/register the plugin/)
+})
+
+test('reply.sse() over the limit returns undefined and the reply is a 429 with the hooks headers', async () => {
+  const instance = Fastify()
+  const limiter = createConnectionLimiter({ max: 1, retryAfter: 9 })
+  await instance.register(fastifySse, { heartbeat: false, limit: { limiter } })
+  instance.addHook('onRequest', async (_request, reply) => {
+    reply.header('x-hook', 'kept')
+  })
+  const results: string[] = []
+  instance.get('/events', (_request, reply) => {
+    const session = reply.sse()
+    results.push(session === undefined ? 'refused' : 'open')
+    return reply
+  })
+  const url = `${await listen(instance)}/events`
+  const held = new AbortController()
+  const first = await fetch(url, { signal: held.signal })
+  const second = await fetch(url)
+  expect([first.status, second.status]).toEqual([200, 429])
+  expect(second.headers.get('retry-after')).toBe('9')
+  expect(second.headers.get('x-hook')).toBe('kept')
+  expect(results).toEqual(['open', 'refused'])
+  held.abort()
 })

@@ -1,6 +1,7 @@
 import http from 'node:http'
 import { createAdaptorServer } from '@hono/node-server'
-import { sse } from '@sse/hono'
+import { createConnectionLimiter } from '@sse/core'
+import { type Session, sse } from '@sse/hono'
 import {
   CORS_ORIGIN,
   fetchEvents,
@@ -9,7 +10,7 @@ import {
   MIDDLEWARE_HEADER,
   type NodeServer,
 } from '@sse/test-utils'
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
 import { cors } from 'hono/cors'
 import { afterEach, expect, test } from 'vitest'
 
@@ -25,14 +26,16 @@ async function serve(app: { fetch: Hono['fetch'] }): Promise<string> {
   return server.url
 }
 
-test('the handler gets the context, with typed route params', async () => {
+test('the handler gets c, with typed route params and variables when named', async () => {
   const app = new Hono<{ Variables: { user: string } }>()
   app.use(async (c, next) => {
     c.set('user', 'ada')
     await next()
   })
-  app.get('/rooms/:id', (c) =>
-    sse(c, (session) => {
+  app.get(
+    '/rooms/:id',
+    // Hono cannot infer the route through a wrapper: name the env and path.
+    sse<{ Variables: { user: string } }, '/rooms/:id'>((session, c) => {
       const id: string = c.req.param('id')
       const user: string = c.get('user')
       session.send(`${user}@${id}`)
@@ -52,7 +55,10 @@ test('c.header() alone (nothing read c.res) is kept; earlier middleware cannot r
     c.header('set-cookie', 'a=1')
     await next()
   })
-  app.get('/', (c) => sse(c, (session) => session.send('hi'), { headers: { 'set-cookie': 'b=2' } }))
+  app.get(
+    '/',
+    sse((session) => session.send('hi'), { headers: { 'set-cookie': 'b=2' } }),
+  )
   const response = await fetch(await serve(app))
   await response.body?.cancel()
   expect(response.headers.get('x-early')).toBe('yes')
@@ -71,7 +77,10 @@ test('a keep-alive client gets the event-stream head, Connection: keep-alive and
     await next()
   })
   app.use(cors({ origin: CORS_ORIGIN }))
-  app.get('/', (c) => sse(c, (session) => session.send('hi')))
+  app.get(
+    '/',
+    sse((session) => session.send('hi')),
+  )
   const url = await serve(app)
   const agent = new http.Agent({ keepAlive: true })
   const head = await new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -93,11 +102,14 @@ test('a keep-alive client gets the event-stream head, Connection: keep-alive and
   })
 })
 
-test("a handler that throws synchronously becomes Hono's error response", async () => {
+test("without onError, a synchronous throw closes the session and becomes Hono's error response", async () => {
   const errors: unknown[] = []
+  const sessions: Session[] = []
   const app = new Hono()
-    .get('/', (c) =>
-      sse(c, () => {
+    .get(
+      '/',
+      sse((session) => {
+        sessions.push(session)
         throw new Error('boom')
       }),
     )
@@ -109,35 +121,60 @@ test("a handler that throws synchronously becomes Hono's error response", async 
   expect(response.status).toBe(500)
   expect(await response.text()).toBe('failed')
   expect(errors).toEqual([new Error('boom')])
+  expect(sessions[0]?.closeReason).toBe('error')
 })
 
-test('with onError, a synchronous throw reaches it like a rejection and ends the stream', async () => {
-  const errors: unknown[] = []
-  const app = new Hono().get('/', (c) =>
-    sse(
-      c,
-      (session) => {
-        session.send('before')
-        throw new Error('now')
-      },
-      { onError: (error) => errors.push(error) },
-    ),
-  )
-  const capture = await fetchEvents(await serve(app))
-  expect(capture.status).toBe(200)
-  expect(capture.events.map((event) => event.data)).toEqual(['before'])
-  expect(errors).toEqual([new Error('now')])
+test('with onError, sync and async failures reach it with the session and c; the stream ends', async () => {
+  const errors: Array<[unknown, string | undefined, string]> = []
+  const onError = (error: unknown, session: Session, c: Context) =>
+    void errors.push([error, session.closeReason, c.req.path])
+  const app = new Hono()
+    .get(
+      '/sync',
+      sse(
+        (session) => {
+          session.send('before')
+          throw new Error('now')
+        },
+        { onError },
+      ),
+    )
+    .get(
+      '/async',
+      sse(async () => Promise.reject(new Error('later')), { onError }),
+    )
+  const url = await serve(app)
+  const sync = await fetchEvents(`${url}/sync`)
+  expect(sync.status).toBe(200)
+  expect(sync.events.map((event) => event.data)).toEqual(['before'])
+  const later = await fetchEvents(`${url}/async`)
+  expect(later.events).toEqual([])
+  await expect.poll(() => errors.length).toBe(2)
+  expect(errors).toEqual([
+    [new Error('now'), 'error', '/sync'],
+    [new Error('later'), 'error', '/async'],
+  ])
 })
 
-test('an async handler that rejects closes the stream and reaches onError', async () => {
-  const errors: unknown[] = []
-  const app = new Hono().get('/', (c) =>
-    sse(c, async () => Promise.reject(new Error('later')), {
-      onError: (error) => errors.push(error),
-    }),
+test('misuse is a TypeError when the handler is created', () => {
+  expect(() => sse(() => undefined, { heartbeat: -1 })).toThrow(TypeError)
+  expect(() => sse(42 as never)).toThrow(/handler/)
+})
+
+test('the 429 over the limit keeps the headers of earlier middleware (CORS), so the browser can read it', async () => {
+  const limiter = createConnectionLimiter({ max: 1, retryAfter: 6 })
+  const app = new Hono()
+  app.use(cors({ origin: CORS_ORIGIN, exposeHeaders: ['retry-after'] }))
+  app.get(
+    '/',
+    sse(() => undefined, { limit: { limiter } }),
   )
-  const capture = await fetchEvents(await serve(app))
-  expect(capture.status).toBe(200)
-  expect(capture.events).toEqual([])
-  expect(errors).toEqual([new Error('later')])
+  const url = await serve(app)
+  const held = new AbortController()
+  const first = await fetch(url, { signal: held.signal, headers: { origin: CORS_ORIGIN } })
+  const refused = await fetch(url, { headers: { origin: CORS_ORIGIN } })
+  expect([first.status, refused.status]).toEqual([200, 429])
+  expect(refused.headers.get('access-control-allow-origin')).toBe(CORS_ORIGIN)
+  expect(refused.headers.get('retry-after')).toBe('6')
+  held.abort()
 })

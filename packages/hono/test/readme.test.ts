@@ -1,0 +1,70 @@
+import { once } from 'node:events'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { type Hub, readEvents } from '@sse/core'
+import { readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
+import type { Hono } from 'hono'
+import { afterAll, expect, test } from 'vitest'
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url))
+const examples = readmeExamples(packageDir)
+const example = (file: string) => examples.find((e) => e.file === file)!
+process.env.PORT = '0'
+let server: Server | undefined
+afterAll(() => {
+  server?.closeAllConnections()
+  server?.close()
+})
+
+test('every README code block is an example file; the install line names what they import', () => {
+  expect(examples.map((e) => e.file)).toEqual(['examples/rooms.ts', 'examples/clock.ts'])
+})
+
+test('examples/rooms.ts (ESM) on @hono/node-server: POST to a room reaches that room only', async () => {
+  const rooms = (await import('../examples/rooms')) as { hub: Hub; server: Server }
+  server = rooms.server
+  if (!server.listening) await once(server, 'listening')
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const seven = readEvents(`${url}/rooms/7`, { count: 1 })
+  await expect.poll(() => rooms.hub.size).toBe(1)
+  expect((await fetch(`${url}/rooms/8`, { method: 'POST', body: 'to 8' })).status).toBe(204)
+  expect((await fetch(`${url}/rooms/7`, { method: 'POST', body: 'to 7' })).status).toBe(204)
+  expect((await seven).map((e) => e.data)).toEqual(['to 7'])
+})
+
+test('examples/rooms.ts (CommonJS, the built package): it loads with require and streams', async () => {
+  const seen = await runAsCommonJs(packageDir, example('examples/rooms.ts'), async (rooms, req) => {
+    const { once } = req('node:events')
+    const { readEvents } = req('@sse/core')
+    if (!rooms.server.listening) await once(rooms.server, 'listening')
+    const url = `http://127.0.0.1:${rooms.server.address().port}/rooms/1`
+    const pending = readEvents(url, { count: 1 })
+    while (rooms.hub.size === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    await fetch(url, { method: 'POST', body: 'hello' })
+    return (await pending).map((event: { data: string }) => event.data)
+  })
+  expect(seen).toEqual(['hello'])
+})
+
+test('examples/clock.ts (ESM and CommonJS): the default export answers fetch with ticks', async () => {
+  const { default: app } = (await import('../examples/clock')) as { default: Hono }
+  const controller = new AbortController()
+  const response = await app.fetch(
+    new Request('http://localhost/clock', { signal: controller.signal }),
+  )
+  const ticks = await readEvents(response, { count: 2 })
+  controller.abort()
+  expect(ticks.map((e) => e.type)).toEqual(['tick', 'tick'])
+  const viaRequire = await runAsCommonJs(
+    packageDir,
+    example('examples/clock.ts'),
+    async (clock, req) => {
+      const { readEvents } = req('@sse/core')
+      const response = await clock.default.fetch(new Request('http://localhost/clock'))
+      const events = await readEvents(response, { count: 1 })
+      return events.map((event: { type: string }) => event.type)
+    },
+  )
+  expect(viaRequire).toEqual(['tick'])
+})

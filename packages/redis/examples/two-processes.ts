@@ -3,7 +3,7 @@
 // on both, over the one connection each tab keeps for all its topics.
 import { createServer } from 'node:http'
 import { createHub } from '@sse/core'
-import { createSession } from '@sse/node-http'
+import { sse } from '@sse/node-http'
 import { createRedisEngine } from '@sse/redis'
 
 const engine = createRedisEngine({
@@ -12,31 +12,39 @@ const engine = createRedisEngine({
 })
 const hub = createHub({ engine })
 
-const server = createServer((req, res) => {
-  const url = new URL(req.url ?? '/', 'http://localhost')
-  // Your authentication goes here (the selectors a session gets are what it
-  // may read); this example trusts a `?user=` that is a plain word.
+// Your authentication goes here (the selectors a session gets are what it
+// may read); this example trusts a `?user=` that is a plain word.
+function userOf(url: URL): string | undefined {
   const user = url.searchParams.get('user') ?? ''
-  if (!/^\w{1,64}$/.test(user)) {
+  return /^\w{1,64}$/.test(user) ? user : undefined
+}
+
+// One connection, three audiences; a reconnect to either process resumes all of them.
+const events = sse((session, { req }) => {
+  const user = userOf(new URL(req.url ?? '/', 'http://localhost'))
+  return hub.subscribe(session, [`users/${user}`, 'news', 'rooms/*']).ready
+})
+
+export const server = createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  const user = userOf(url)
+  if (user === undefined) {
     res.writeHead(401).end()
-    return
-  }
-  if (req.method === 'POST' && url.pathname === '/notify') {
+  } else if (req.method === 'POST' && url.pathname === '/notify') {
     // Rejects with SseError `SSE_STORE` when Redis is unreachable.
     hub.publish(`users/${user}`, { at: Date.now() }, { event: 'notification' }).then(
       () => res.end(),
       () => res.writeHead(503).end(),
     )
-    return
+  } else {
+    events(req, res)
   }
-  // One connection, three audiences; a reconnect to either process resumes all of them.
-  hub.subscribe(createSession(req, res), [`users/${user}`, 'news', 'rooms/*'])
 })
 server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1')
 
 process.once('SIGTERM', () => {
-  // Stop accepting, end every stream (clients reconnect to the other
-  // process and resume there), then close the Redis connections.
+  // Stop accepting connections, end every stream (clients reconnect to the
+  // other process and resume there), then close the Redis connections.
   server.close()
   hub.close()
   void engine.close()

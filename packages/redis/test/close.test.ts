@@ -1,6 +1,6 @@
-import { createHook } from 'node:async_hooks'
 import { createHub } from '@sse/core'
 import { createRedisEngine } from '@sse/redis'
+import { trackTimers } from '@sse/test-utils'
 import { Redis } from 'ioredis'
 import { expect, test } from 'vitest'
 import {
@@ -23,15 +23,7 @@ describeRedis('close()', () => {
   const redis = useOwnRedis()
 
   test('connections closed, no timer left behind, a client passed in stays open', async () => {
-    const liveTimers = new Set<number>()
-    const hook = createHook({
-      init(id, type) {
-        if (type === 'Timeout') liveTimers.add(id)
-      },
-      destroy(id) {
-        liveTimers.delete(id)
-      },
-    }).enable()
+    const timers = trackTimers()
     const mine = new Redis(redis.url, { connectionName: `${prefix}mine` })
     const admin = adminClient(redis.url)
     const names = async () => [...(String(await admin.client('LIST')).match(/name=\S+/g) ?? [])]
@@ -59,9 +51,9 @@ describeRedis('close()', () => {
         'subscriber closed',
       )
       await mine.quit()
-      await until(() => liveTimers.size === 0, 'every timer gone')
+      await until(() => timers.live === 0, 'every timer gone')
     } finally {
-      hook.disable()
+      timers.stop()
       admin.disconnect()
     }
   })

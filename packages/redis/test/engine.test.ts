@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import { type Hub, type ParsedEvent, type ShardEvent, selectorMatches } from '@sse/core'
-import { createSession } from '@sse/node-http'
+import { sse } from '@sse/node-http'
 import { type ListeningServer, listen } from '@sse/test-utils'
 import { afterAll, expect, test } from 'vitest'
 import { shardKeys } from '../src/keys'
@@ -62,10 +62,13 @@ function expectExactlyOnce(
 
 /** A node:http server serving `hub`: `GET /?s=<selector>&s=…` opens a stream. */
 async function serve(hub: Hub): Promise<ListeningServer> {
-  const server = createServer((req, res) => {
-    const selectors = new URL(req.url!, 'http://x').searchParams.getAll('s')
-    hub.subscribe(createSession(req, res, { heartbeat: false }), selectors)
-  })
+  const server = createServer(
+    sse(
+      (session, { req }) =>
+        hub.subscribe(session, new URL(req.url!, 'http://x').searchParams.getAll('s')).ready,
+      { heartbeat: false },
+    ),
+  )
   return listen(server)
 }
 

@@ -1,7 +1,8 @@
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
-import { readFile } from 'node:fs/promises'
+import http from 'node:http'
 import { resolve } from 'node:path'
+import { readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
 import { expect, test } from 'vitest'
 import { describeRedis, type OpenStream, openStream, testRedisAnswers, until } from './helpers'
 import { freePort, useOwnRedis } from './processes'
@@ -13,12 +14,8 @@ const example = resolve(packageDir, 'examples/two-processes.ts')
 
 testRedisAnswers()
 
-test('the README shows the example file as it is', async () => {
-  const [readme, source] = await Promise.all([
-    readFile(resolve(packageDir, 'README.md'), 'utf8'),
-    readFile(example, 'utf8'),
-  ])
-  expect(readme).toContain(`\`\`\`ts\n${source}\`\`\``)
+test('every README code block is an example file; the install line names what they import', () => {
+  expect(readmeExamples(packageDir).map((e) => e.file)).toEqual(['examples/two-processes.ts'])
 })
 
 describeRedis('examples/two-processes.ts', () => {
@@ -78,4 +75,60 @@ describeRedis('examples/two-processes.ts', () => {
       for (const child of processes) if (child.exitCode === null) child.kill('SIGKILL')
     }
   }, 40_000)
+
+  test('regression: a GET that arrives after SIGTERM began gets a clean answer or a refused connection, never an uncaught "join: the channel is closed"', async () => {
+    const port = await freePort()
+    const child = fork(example, [], {
+      cwd: packageDir,
+      execArgv: ['--import', 'tsx', '--conditions=@sse/source'],
+      env: { ...process.env, PORT: String(port), REDIS_URL: redis.url },
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    })
+    let stderr = ''
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    // One keep-alive socket, so the second GET reuses the first stream's connection.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    const get = (): Promise<string> =>
+      new Promise((resolve) => {
+        const req = http.get(`http://127.0.0.1:${port}/?user=42`, { agent }, (res) => {
+          res.resume()
+          res.once('data', () => {
+            if (res.statusCode === 200) resolve('streaming')
+          })
+          res.once('end', () => resolve(`ended ${res.statusCode}`))
+        })
+        req.once('error', (error: NodeJS.ErrnoException) => resolve(`refused ${error.code}`))
+      })
+    try {
+      await until(async () => (await get().catch(() => '')) === 'streaming', 'the process', 20_000)
+      child.kill('SIGTERM')
+      // The stream ends; the next GET goes out while the process is shutting down.
+      const after = await get()
+      expect(after).toMatch(/^(ended 200|refused E[A-Z]+|streaming)$/)
+      const [code] = child.exitCode === null ? await once(child, 'exit') : [child.exitCode]
+      expect(code).toBe(0)
+      expect(stderr).not.toMatch(/TypeError|Uncaught|unhandled/i)
+    } finally {
+      agent.destroy()
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
+  }, 40_000)
+
+  test('examples/two-processes.ts (CommonJS, the built packages): it loads with require and serves', async () => {
+    const readme = readmeExamples(packageDir)[0]!
+    const status = await runAsCommonJs(
+      packageDir,
+      readme,
+      async (ex, req) => {
+        const { once } = req('node:events')
+        if (!ex.server.listening) await once(ex.server, 'listening')
+        const url = `http://127.0.0.1:${ex.server.address().port}`
+        const denied = await fetch(`${url}/?user=`)
+        const posted = await fetch(`${url}/notify?user=42`, { method: 'POST' })
+        return [denied.status, posted.status]
+      },
+      { env: { REDIS_URL: redis.url } },
+    )
+    expect(status).toEqual([401, 200])
+  })
 })

@@ -102,18 +102,8 @@ export async function killClients(admin: Redis, namePrefix: string): Promise<num
   return killed
 }
 
-/** Polls `condition` until it holds; fails with `message` after `timeoutMs`. */
-export async function until(
-  condition: () => boolean | Promise<boolean>,
-  message: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for: ${message}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+// One `until` for every package's tests.
+export { until } from '@sse/test-utils'
 
 /** A session over an in-memory sink, with what it received parsed. */
 export interface Recorder {

@@ -125,8 +125,9 @@ export async function runAsCommonJs<T>(
   example: ReadmeExample,
   // biome-ignore lint/suspicious/noExplicitAny: the example's exports, as untyped as require's.
   driver: (exports: any, require: NodeJS.Require) => Promise<T> | T,
-  timeoutMs = 20_000,
+  options: { timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<T> {
+  const { timeoutMs = 20_000, env = {} } = options
   const source = readFileSync(example.path, 'utf8')
   const output = ts.transpileModule(source, {
     compilerOptions: {
@@ -166,7 +167,7 @@ export async function runAsCommonJs<T>(
   )
   const child = spawn(process.execPath, [runner], {
     cwd: packageDir,
-    env: { ...process.env, PORT: '0', NODE_OPTIONS: '' },
+    env: { ...process.env, PORT: '0', NODE_OPTIONS: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''

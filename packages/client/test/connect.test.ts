@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createHub, type ParsedEvent, readLastEventId, type Session } from '@sse/core'
-import { createSession } from '@sse/node-http'
+import { openSession } from '@sse/node-http'
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import {
   CLOSED,
@@ -46,7 +46,7 @@ function record(stream: EventStream, ...types: string[]) {
 describe('requests', () => {
   test('POST with a body and custom headers reaches the server', async () => {
     const server = await serve((req, res) => {
-      createSession(req, res, { retry: false, heartbeat: false }).send('ok')
+      openSession(req, res, { retry: false, heartbeat: false })!.send('ok')
     })
     const stream = open(server.url + '/chat?x=1', {
       method: 'POST',
@@ -142,7 +142,7 @@ describe('reconnection', () => {
     cleanups.push(() => hub.close())
     const sessions: Session[] = []
     const server = await serve((req, res) => {
-      const session = createSession(req, res, { retry: 20, heartbeat: false })
+      const session = openSession(req, res, { retry: 20, heartbeat: false })!
       sessions.push(session)
       void hub.subscribe(session, 'feed')
     })
@@ -231,9 +231,14 @@ describe('reconnection', () => {
     expect(errors[0]!.error.status).toBe(500)
     expect(errors[0]!.readyState).toBe(CONNECTING)
     stream.close()
-    const after = server.requests.length
+    const closedAt = performance.now()
+    const errorsAtClose = errors.length
     await sleep(500)
-    expect(server.requests.length).toBe(after)
+    // No attempt after close(): no error event, and nothing reaches the server
+    // later than a request already on its way when close() ran could (the next
+    // window would be 400 ms).
+    expect(errors.length).toBe(errorsAtClose)
+    expect(server.requests.filter((r) => r.at > closedAt + 100)).toEqual([])
     expect(performance.now() - started).toBeGreaterThan(1000)
   })
 
@@ -469,7 +474,7 @@ describe('closing', () => {
     await until(() => events.length === 1)
     stream.close()
     expect(stream.readyState).toBe(CLOSED)
-    await server.requests[0]!.closed
+    await server.requests[0]!.gone
     await sleep(100)
     expect(server.requests).toHaveLength(1)
     expect(errors).toEqual([])
@@ -487,7 +492,7 @@ describe('closing', () => {
     }
     expect(seen).toEqual(['hi'])
     expect(stream.readyState).toBe(CLOSED)
-    await server.requests[0]!.closed
+    await server.requests[0]!.gone
 
     const aborted = connect(server.url, { signal: AbortSignal.abort() })
     expect(aborted.readyState).toBe(CLOSED)
@@ -521,7 +526,7 @@ describe('async iteration', () => {
     }
     expect(seen).toEqual(['message:1', 'tick:2', 'message:3'])
     expect(stream.readyState).toBe(CLOSED)
-    await server.requests[0]!.closed
+    await server.requests[0]!.gone
   })
 
   test('a slow consumer loses nothing while the buffer is bounded', async () => {

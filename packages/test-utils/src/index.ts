@@ -12,6 +12,12 @@ export { type ReadmeExample, readmeExamples, runAsCommonJs } from './docs'
 export { type EngineBackend, type EngineBackendOptions, runEngineSuite } from './engine-suite'
 export { failingHandlers } from './handlers'
 export { type MemoryClient, memoryClient } from './memory-client'
+export {
+  openStream,
+  type ScriptedServer,
+  type SeenRequest,
+  startServer,
+} from './scripted-server'
 export { type ListeningServer, listen, type NodeServer } from './servers'
 export { settle, type TimerTracker, trackTimers } from './timers'
 export { until } from './until'

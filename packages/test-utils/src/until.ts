@@ -9,7 +9,7 @@
  */
 export async function until(
   condition: () => boolean | Promise<boolean>,
-  what: string,
+  what = 'the condition',
   timeoutMs = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs

@@ -1,0 +1,61 @@
+import { fileURLToPath } from 'node:url'
+import { openStream, type ScriptedServer, startServer } from '@sse/test-utils'
+import { readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url))
+const examples = readmeExamples(packageDir)
+const example = (file: string) => examples.find((e) => e.file === file)!
+let server: ScriptedServer
+
+beforeAll(async () => {
+  server = await startServer((seen) => {
+    const auth = seen.headers.authorization
+    if (seen.url === '/chat') {
+      const { prompt } = JSON.parse(seen.body) as { prompt: string }
+      openStream(seen.res, `data: ${auth} says \n\ndata: ${prompt}\n\nevent: done\ndata:\n\n`)
+    } else if (auth !== 'Bearer fresh') {
+      seen.res.writeHead(401).end()
+    } else {
+      openStream(seen.res, 'data: welcome back\n\n')
+    }
+  })
+})
+afterAll(() => server.close())
+
+test('every README code block is an example file; the install line names what they import', () => {
+  expect(examples.map((e) => e.file)).toEqual(['examples/chat.ts', 'examples/token-refresh.ts'])
+})
+
+test('examples/chat.ts (ESM and CommonJS): POSTs the prompt with the token and collects the text until done', async () => {
+  const { chat } = await import('../examples/chat')
+  expect(await chat(`${server.url}/chat`, 'hi', 't0k3n')).toBe('Bearer t0k3n says hi')
+  const viaRequire = await runAsCommonJs(
+    packageDir,
+    example('examples/chat.ts'),
+    (ex) => ex.chat(`${process.env.SERVER}/chat`, 'yo', 'abc'),
+    { env: { SERVER: server.url } },
+  )
+  expect(viaRequire).toBe('Bearer abc says yo')
+})
+
+test('examples/token-refresh.ts (ESM and CommonJS): a 401 refreshes the token and the stream goes on', async () => {
+  const { feed, tokens } = await import('../examples/token-refresh')
+  const stream = feed(`${server.url}/feed`)
+  const first = await stream[Symbol.asyncIterator]().next()
+  stream.close()
+  expect(first.value?.data).toBe('welcome back')
+  expect(tokens.value).toBe('fresh')
+  const viaRequire = await runAsCommonJs(
+    packageDir,
+    example('examples/token-refresh.ts'),
+    async (ex) => {
+      const stream = ex.feed(`${process.env.SERVER}/feed`)
+      const first = await stream[Symbol.asyncIterator]().next()
+      stream.close()
+      return [first.value.data, ex.tokens.value]
+    },
+    { env: { SERVER: server.url } },
+  )
+  expect(viaRequire).toEqual(['welcome back', 'fresh'])
+})

@@ -12,7 +12,7 @@ import { createServer as createHttpServer, type ServerResponse } from 'node:http
 import { createServer as createNetServer, type Server, type Socket } from 'node:net'
 import { setImmediate, setTimeout } from 'node:timers/promises'
 import { createHub } from '@sse/core'
-import { createSession } from '@sse/node-http'
+import { sse } from '@sse/node-http'
 import {
   createChannel as createBetterChannel,
   createSession as createBetterSession,
@@ -51,9 +51,9 @@ function frame(seq: number, sentAt: number): string {
 
 async function ours(): Promise<Contender> {
   const hub = createHub()
-  const server = createHttpServer((req, res) => {
-    hub.subscribe(createSession(req, res, { retry: false, heartbeat: false }), 'fanout')
-  })
+  const server = createHttpServer(
+    sse((session) => hub.subscribe(session, 'fanout').ready, { retry: false, heartbeat: false }),
+  )
   return {
     server,
     connections: () => hub.size,

@@ -13,7 +13,7 @@
 import { createServer } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createHub, createMemoryEngine, type Engine } from '@sse/core'
-import { createSession } from '@sse/node-http'
+import { sse } from '@sse/node-http'
 import { createRedisEngine } from '@sse/redis'
 import { Cluster } from 'ioredis'
 import { epochUs, reportFailures } from './fanout-shared'
@@ -71,22 +71,25 @@ const hub = createHub({
 })
 let ready = 0
 
-const server = createServer((req, res) => {
-  const query = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams
-  const first = Number(query.get('first'))
-  const count = Number(query.get('count'))
-  const topics = Array.from({ length: count }, (_, k) => topicName(first + k))
-  const session = createSession(req, res, { retry: false, heartbeat: false })
-  let live = false
-  void hub.subscribe(session, topics).ready.then(() => {
-    if (session.closed) return
-    live = true
-    ready++
-  })
-  res.once('close', () => {
-    if (live) ready--
-  })
-})
+const stream = sse(
+  (session, { req, res }) => {
+    const query = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams
+    const first = Number(query.get('first'))
+    const count = Number(query.get('count'))
+    const topics = Array.from({ length: count }, (_, k) => topicName(first + k))
+    let live = false
+    void hub.subscribe(session, topics).ready.then(() => {
+      if (session.closed) return
+      live = true
+      ready++
+    })
+    res.once('close', () => {
+      if (live) ready--
+    })
+  },
+  { retry: false, heartbeat: false, onError: fatal('handler') },
+)
+const server = createServer(stream)
 
 function reply(message: NodeReply): void {
   process.send!(message)

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createHub, type Hub } from '@sse/core'
-import { createSession } from '@sse/node-http'
+import { openSession } from '@sse/node-http'
 import { fakeTokens } from './chat'
 import type { DemoEngine } from './engine'
 import { HttpError, readJson, readText, sendFile, sendJson, staticFile } from './http'
@@ -88,8 +88,8 @@ export function createDemo(options: DemoOptions): Demo {
     // cookie, a token); the demo's "login" is the query. Either way the
     // server picks the selectors, and a bad name is a 400 before any stream.
     const user = userName(url.searchParams.get('user'))
-    const session = createSession(req, res, { retry })
-    if (session.closed) return
+    const session = openSession(req, res, { retry })
+    if (session === undefined || session.closed) return
     const topics = selectorsFor(user)
     const subscription = hub.subscribe(session, topics)
     presence.add(session)
@@ -123,7 +123,7 @@ export function createDemo(options: DemoOptions): Demo {
   async function chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const prompt = readText(await readJson(req, 4096), 'prompt', MAX_PROMPT_LENGTH)
     // A one-off answer: nothing to resume, so no retry hint.
-    const session = createSession(req, res, { retry: false })
+    const session = openSession(req, res, { retry: false })!
     await session.pipe(fakeTokens(prompt, options.tokenDelay), { event: 'token', close: true })
   }
 

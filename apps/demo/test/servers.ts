@@ -8,7 +8,7 @@ import { sse as expressSse } from '@sse/express'
 import { fastifySse } from '@sse/fastify'
 import { sse as honoSse } from '@sse/hono'
 import { sse as koaSse } from '@sse/koa'
-import { createSession } from '@sse/node-http'
+import { openSession } from '@sse/node-http'
 import { listen } from '@sse/test-utils/servers'
 import express from 'express'
 import Fastify from 'fastify'
@@ -149,7 +149,7 @@ export const adapters: Adapter[] = [
       const server = createServer((req, res) => {
         const { pathname } = new URL(req.url ?? '/', 'http://localhost')
         const handler = streams[pathname]
-        if (handler !== undefined) void handler(createSession(req, res, { retry }))
+        if (handler !== undefined) void handler(openSession(req, res, { retry })!)
         else if (pathname === '/') res.writeHead(200, { 'content-type': HTML }).end(page)
         else res.writeHead(404).end()
       })
@@ -201,7 +201,7 @@ export const adapters: Adapter[] = [
       app.get('/', (_request, reply) => reply.type(HTML).send(page))
       for (const [path, handler] of Object.entries(streams)) {
         app.get(path, (_request, reply) => {
-          void handler(reply.sse())
+          void handler(reply.sse()!)
         })
       }
       await app.listen({ host: '127.0.0.1', port: 0 })
@@ -215,7 +215,7 @@ export const adapters: Adapter[] = [
       const app = new Hono()
       app.get('/', (c) => c.html(page))
       for (const [path, handler] of Object.entries(streams)) {
-        app.get(path, (c) => honoSse(c, handler, { retry }))
+        app.get(path, honoSse(handler, { retry }))
       }
       return listen(createAdaptorServer({ fetch: app.fetch }) as ReturnType<typeof createServer>)
     },

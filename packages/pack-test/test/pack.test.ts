@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest'
 const packagesDir = resolve(import.meta.dirname, '../..')
 const published: Record<string, string> = {
   '@sse/core': 'createHub',
-  '@sse/node-http': 'createSession',
+  '@sse/node-http': 'sse',
   '@sse/express': 'sse',
   '@sse/koa': 'sse',
   '@sse/fastify': 'fastifySse',
@@ -79,15 +79,31 @@ test('every package loads from require (CommonJS) with its main export', () => {
   ).toEqual(expected)
 })
 
-test('the adapters share one @sse/core: a node-http session subscribes to a core hub over real HTTP', () => {
-  const source = `const http = require('node:http')
-const { createHub } = require('@sse/core')
-const { createSession } = require('@sse/node-http')
+for (const [format, file, load] of [
+  [
+    'require (CommonJS)',
+    'shared.cjs',
+    "const { createHub } = require('@sse/core')\nconst { sse } = require('@sse/node-http')",
+  ],
+  [
+    'import (ESM)',
+    'shared.mjs',
+    "import { createHub } from '@sse/core'\nimport { sse } from '@sse/node-http'",
+  ],
+] as const) {
+  test(`from ${format}, the adapters share one @sse/core: sse() subscribes a session to a core hub over real HTTP`, () => {
+    const source = `${load}
+${format.startsWith('import') ? "import http from 'node:http'" : "const http = require('node:http')"}
 const hub = createHub()
-const server = http.createServer(async (req, res) => {
-  await hub.subscribe(createSession(req, res, { heartbeat: false }), 'news').ready
-  await hub.publish('news', 'shared')
-})
+const server = http.createServer(
+  sse(
+    async (session) => {
+      await hub.subscribe(session, 'news').ready
+      await hub.publish('news', 'shared')
+    },
+    { heartbeat: false },
+  ),
+)
 server.listen(0, '127.0.0.1', () => {
   http.get({ port: server.address().port, host: '127.0.0.1' }, (res) => {
     let text = ''
@@ -100,8 +116,9 @@ server.listen(0, '127.0.0.1', () => {
     })
   })
 })`
-  const { size, text } = run('shared.cjs', source) as { size: string; text: string }
-  expect(size).toBe('1')
-  // The retry hint, the starting position, then the event with its id.
-  expect(text).toMatch(/^retry: 2000\nid: 0:(\w+)-0\n\nid: 0:\1-1\ndata: shared\n\n$/)
-})
+    const { size, text } = run(file, source) as { size: string; text: string }
+    expect(size).toBe('1')
+    // The retry hint, the starting position, then the event with its id.
+    expect(text).toMatch(/^retry: 2000\nid: 0:(\w+)-0\n\nid: 0:\1-1\ndata: shared\n\n$/)
+  })
+}

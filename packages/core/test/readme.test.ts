@@ -1,9 +1,11 @@
+// Relative imports of @sse/test-utils: that package depends on @sse/core, so
+// core cannot depend on it (see engine-suite.test.ts).
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readEvents } from '@sse/core'
-import { readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
 import { expect, test } from 'vitest'
+import { readmeExamples, runAsCommonJs } from '../../test-utils/src/docs'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const examples = readmeExamples(packageDir)

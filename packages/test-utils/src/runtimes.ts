@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+const repoRoot = resolve(import.meta.dirname, '../../..')
+
+/**
+ * A directory with `packages` installed from the npm registry, outside the
+ * workspace (their engines may need a newer Node than the repo's own
+ * toolchain, which `engine-strict` would refuse): the real runtimes and
+ * tools that tests drive as separate processes. Kept under
+ * `node_modules/.cache`, so it is installed once per checkout.
+ *
+ * @example
+ * ```ts
+ * const dir = await toolDir('workerd', ['miniflare@4', 'esbuild@0.27'])
+ * ```
+ */
+export async function toolDir(name: string, packages: string[]): Promise<string> {
+  const dir = join(repoRoot, 'node_modules', '.cache', 'sse-tools', name)
+  const marker = join(dir, `.installed-${packages.join('+').replace(/[^\w.@+-]/g, '_')}`)
+  if (existsSync(marker)) return dir
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'package.json'), '{ "private": true }\n')
+  await run(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--no-save', '--prefer-offline', ...packages],
+    { cwd: dir, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 },
+  )
+  writeFileSync(marker, '')
+  return dir
+}
+
+/**
+ * Runs `node <script> ...args` on Node `major` (22 or 24), a binary from the
+ * npm registry's `node` package (`npx -y node@24`), and resolves with its
+ * stdout. Rejects with its stderr when it exits non-zero.
+ */
+export async function runOnNode(
+  major: number,
+  script: string,
+  args: string[],
+  options: { cwd: string; timeoutMs?: number },
+): Promise<string> {
+  const { stdout } = await run('npx', ['-y', `node@${major}`, script, ...args], {
+    cwd: options.cwd,
+    timeout: options.timeoutMs ?? 120_000,
+    maxBuffer: 16 * 1024 * 1024,
+    env: { ...process.env, NODE_OPTIONS: '', npm_config_yes: 'true' },
+  })
+  return stdout
+}

@@ -3,7 +3,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { type Hub, readEvents } from '@sse/core'
-import { readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
+import { exampleUrl, readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
 import type { Express } from 'express'
 import { afterAll, expect, test } from 'vitest'
 
@@ -30,9 +30,7 @@ test('every README code block is an example file; the install line names what th
 
 test('examples/news.ts (ESM): /news and /rooms/:id stream their own topics', async () => {
   const { hub, server } = (await import('../examples/news')) as { hub: Hub; server: Server }
-  servers.push(server)
-  if (!server.listening) await once(server, 'listening')
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const url = await exampleUrl(server)
   const news = readEvents(`${url}/news`, { count: 1, timeout: 5000 })
   const room = readEvents(`${url}/rooms/7`, { count: 1, timeout: 5000 })
   await expect.poll(() => hub.size).toBe(2)

@@ -1,21 +1,14 @@
-import { once } from 'node:events'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { type Hub, readEvents } from '@sse/core'
-import { readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
+import { exampleUrl, readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
 import type { Hono } from 'hono'
-import { afterAll, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const examples = readmeExamples(packageDir)
 const example = (file: string) => examples.find((e) => e.file === file)!
 process.env.PORT = '0'
-let server: Server | undefined
-afterAll(() => {
-  server?.closeAllConnections()
-  server?.close()
-})
 
 test('every README code block is an example file; the install line names what they import', () => {
   expect(examples.map((e) => e.file)).toEqual(['examples/rooms.ts', 'examples/clock.ts'])
@@ -23,9 +16,7 @@ test('every README code block is an example file; the install line names what th
 
 test('examples/rooms.ts (ESM) on @hono/node-server: POST to a room reaches that room only', async () => {
   const rooms = (await import('../examples/rooms')) as { hub: Hub; server: Server }
-  server = rooms.server
-  if (!server.listening) await once(server, 'listening')
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const url = await exampleUrl(rooms.server)
   const seven = readEvents(`${url}/rooms/7`, { count: 1 })
   await expect.poll(() => rooms.hub.size).toBe(1)
   expect((await fetch(`${url}/rooms/8`, { method: 'POST', body: 'to 8' })).status).toBe(204)

@@ -1,19 +1,12 @@
-import { once } from 'node:events'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { type Hub, readEvents } from '@sse/core'
-import { readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
-import { afterAll, expect, test } from 'vitest'
+import { exampleUrl, readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
+import { expect, test } from 'vitest'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const examples = readmeExamples(packageDir)
 process.env.PORT = '0'
-let server: Server | undefined
-afterAll(() => {
-  server?.closeAllConnections()
-  server?.close()
-})
 
 test('every README code block is an example file; the install line names what they import', () => {
   expect(examples.map((e) => e.file)).toEqual(['examples/news.ts'])
@@ -21,9 +14,7 @@ test('every README code block is an example file; the install line names what th
 
 test('examples/news.ts (ESM): /news for everyone, /me for the user in ctx.state, CORS kept', async () => {
   const news = (await import('../examples/news')) as { hub: Hub; server: Server }
-  server = news.server
-  if (!server.listening) await once(server, 'listening')
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const url = await exampleUrl(news.server)
   const init = { headers: { 'x-user-id': 'ada', origin: 'https://app.example' } }
   const feed = readEvents(`${url}/news`, { count: 1 })
   const mine = readEvents(`${url}/me`, { count: 1, init })

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { type Hub, readEvents } from '@sse/core'
 import { tls } from '@sse/test-utils'
-import { readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
+import { exampleUrl, readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
 import { afterAll, expect, test } from 'vitest'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
@@ -39,11 +39,7 @@ test('examples/clock.ts (ESM): each room gets its own events; a bad room is clos
     hub: Hub
     server: import('node:http').Server
   }
-  closers.push(() => {
-    server.closeAllConnections()
-    server.close()
-  })
-  const url = `http://127.0.0.1:${await portOf(server)}`
+  const url = await exampleUrl(server)
   const lobby = readEvents(`${url}/`, { count: 1 })
   const kitchen = readEvents(`${url}/?room=kitchen`, { count: 1 })
   await expect.poll(() => hub.size).toBe(2)
@@ -135,11 +131,7 @@ test('examples/http2.ts (CommonJS): loads with require and answers HTTP/2', asyn
 
 test('examples/open-session.ts (ESM and CommonJS): /events ticks, other paths are 404', async () => {
   const { server } = await import('../examples/open-session')
-  closers.push(() => {
-    server.closeAllConnections()
-    server.close()
-  })
-  const url = `http://127.0.0.1:${await portOf(server)}`
+  const url = await exampleUrl(server)
   expect((await fetch(`${url}/nope`)).status).toBe(404)
   const ticks = await readEvents(`${url}/events`, { count: 1, timeout: 3000 })
   expect(ticks.map((e) => e.type)).toEqual(['tick'])

@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import { basename, join } from 'node:path'
 import ts from 'typescript'
+import { onTestFinished } from 'vitest'
 
 /** One code example of a README: the file it shows, and its text. */
 export interface ReadmeExample {
@@ -181,4 +182,31 @@ export async function runAsCommonJs<T>(
     throw new Error(`${example.file} as CommonJS failed (exit ${code}):\n${stderr}`)
   }
   return JSON.parse(stdout) as T
+}
+
+/** A server an example started (`http`, `https` or `http2`). */
+interface ExampleServer extends NodeJS.EventEmitter {
+  listening: boolean
+  address(): unknown
+  close(): unknown
+  closeAllConnections?(): void
+}
+
+/**
+ * Waits until a server an example started listens, and returns its URL on
+ * 127.0.0.1 (`https` with `tls`); the server is closed when the current test
+ * ends.
+ *
+ * @example
+ * ```ts
+ * const url = await exampleUrl((await import('../examples/news')).server)
+ * ```
+ */
+export async function exampleUrl(server: ExampleServer, scheme = 'http'): Promise<string> {
+  if (!server.listening) await once(server, 'listening')
+  onTestFinished(() => {
+    server.closeAllConnections?.()
+    server.close()
+  })
+  return `${scheme}://127.0.0.1:${(server.address() as { port: number }).port}`
 }

@@ -10,7 +10,6 @@ export {
 } from './contract'
 export { type ReadmeExample, readmeExamples, runAsCommonJs } from './docs'
 export { type EngineBackend, type EngineBackendOptions, runEngineSuite } from './engine-suite'
-export { failingHandlers } from './handlers'
 export { type MemoryClient, memoryClient } from './memory-client'
 export { runOnNode, toolDir } from './runtimes'
 export {

@@ -162,9 +162,11 @@ for (const name of ['redis', 'cluster'] as const) {
       const logOrder = new Map<string, string[]>()
       for (const { selectors, received, resyncs, ready } of clients) {
         const want = matching(selectors, published)
+        // The replay comes before the second `ready` (sent once the
+        // subscription is live): wait for both, never count one in flight.
         await until(
-          () => received.length >= want.length,
-          `${want.length} events after the failover`,
+          () => received.length >= want.length && ready() >= 2,
+          `${want.length} events and the second ready after the failover`,
           15_000,
         )
         expect(resyncs).toEqual([])

@@ -31,15 +31,19 @@ class WrappedResponse extends ServerResponse {
 
 async function serve(
   onSession: (session: Session) => void,
-  options: { wrapped?: boolean } = {},
+  options: { wrapped?: boolean; unchunked?: boolean } = {},
 ): Promise<string> {
   const server = http.createServer(
     { ServerResponse: options.wrapped ? WrappedResponse : ServerResponse },
     // A bound far above the test's 10 MB: this is about framing, not the slow-client policy.
-    (req, res) =>
+    (req, res) => {
+      // The internals the fast path relies on, behaving differently: no
+      // chunked encoding, the body runs until the connection closes.
+      if (options.unchunked) res.useChunkedEncodingByDefault = false
       onSession(
         openSession(req, res, { heartbeat: false, retry: 1000, maxQueueBytes: 64 * 1024 * 1024 })!,
-      ),
+      )
+    },
   )
   const running = await listen(server)
   servers.push(running)
@@ -124,3 +128,25 @@ for (const wrapped of [false, true]) {
     hub.close()
   })
 }
+
+test('forced fallback: a response that is not chunked (useChunkedEncodingByDefault off) never takes the raw-socket path; its bytes arrive unframed and whole', async () => {
+  const hub = createHub()
+  const url = await serve((session) => void hub.subscribe(session, 'ticks'), { unchunked: true })
+  const body = readBody(url, 100)
+  while (hub.size === 0) await nextTurn()
+  const subscription = hub.subscriptions().next().value!
+  await subscription.ready
+  const start = await hub.engine.follow(0, { event: () => undefined, reset: () => undefined }).ready
+  const epoch = start.slice(0, start.indexOf('-'))
+  let expected = encode({ retry: 1000 }) + encode({ id: `0:${start}` })
+  const payload = 'z'.repeat(1000)
+  for (let i = 0; i < 1000; i++) {
+    await publishTick(hub, i, payload)
+    expected += `id: 0:${epoch}-${i + 1}\n${encode({ data: `${i}:${payload}`, event: 'tick' })}`
+    if (i % 50 === 0) await nextTurn()
+  }
+  subscription.session.close()
+  // Had the fast path framed these as chunks, chunk sizes would be in the body.
+  expect(await body).toBe(expected)
+  hub.close()
+}, 60_000)

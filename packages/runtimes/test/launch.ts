@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { copyFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { toolDir } from '@sse/test-utils/runtimes'
+
+/** The runtimes and tools, from the npm registry, outside the workspace. */
+export const TOOLS = ['bun@1.4', 'deno@2.9', 'esbuild@0.27', 'miniflare@4']
+
+export interface Launched {
+  /** `http://127.0.0.1:N` */
+  url: string
+  stop(): Promise<void>
+}
+
+/**
+ * Bundles `src/<entry>.ts` the way a user's bundler would (the built
+ * `@sse/*` packages, one ESM file) into the tools directory.
+ */
+export async function bundle(dir: string, entry: 'serve' | 'worker'): Promise<string> {
+  // Installed with the runtimes, not in the workspace: typed by hand.
+  const { build } = createRequire(join(dir, 'package.json'))('esbuild') as {
+    build(options: Record<string, unknown>): Promise<unknown>
+  }
+  const outfile = join(dir, `contract-${entry}.mjs`)
+  await build({
+    entryPoints: [fileURLToPath(new URL(`../src/${entry}.ts`, import.meta.url))],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    conditions: entry === 'worker' ? ['workerd', 'worker', 'import'] : ['import'],
+    outfile,
+    logLevel: 'error',
+  })
+  return outfile
+}
+
+/** Starts a child that prints `{"port":N}` on a line once it listens. */
+function listening(child: ChildProcess, what: string, timeoutMs = 60_000): Promise<Launched> {
+  return new Promise((resolve, reject) => {
+    let stdout = ''
+    let stderr = ''
+    const timer = setTimeout(
+      () => fail(new Error(`${what} did not start in ${timeoutMs} ms`)),
+      timeoutMs,
+    )
+    const fail = (error: Error): void => {
+      clearTimeout(timer)
+      child.kill('SIGKILL')
+      reject(new Error(`${error.message}\n${stderr}`))
+    }
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    child.once('exit', (code) => fail(new Error(`${what} exited with ${code}`)))
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+      const line = /\{"port":(\d+)\}/.exec(stdout)
+      if (line === null) return
+      clearTimeout(timer)
+      child.removeAllListeners('exit')
+      resolve({
+        url: `http://127.0.0.1:${line[1]}`,
+        stop: async () => {
+          if (child.exitCode !== null) return
+          const exited = new Promise((done) => child.once('exit', done))
+          child.kill('SIGTERM')
+          await exited
+        },
+      })
+    })
+  })
+}
+
+/** The contract app on Bun, Deno or workerd (Miniflare, on Node 24), on 127.0.0.1. */
+export async function launch(runtime: 'bun' | 'deno' | 'workerd'): Promise<Launched> {
+  const dir = await toolDir('web-runtimes', TOOLS)
+  const bin = (name: string) => join(dir, 'node_modules', '.bin', name)
+  if (runtime === 'bun') {
+    const file = await bundle(dir, 'serve')
+    return listening(spawn(bin('bun'), ['run', file], { cwd: dir }), 'Bun')
+  }
+  if (runtime === 'deno') {
+    const file = await bundle(dir, 'serve')
+    return listening(spawn(bin('deno'), ['run', '--allow-net', file], { cwd: dir }), 'Deno')
+  }
+  const file = await bundle(dir, 'worker')
+  const script = join(dir, 'miniflare-serve.mjs')
+  copyFileSync(fileURLToPath(new URL('./miniflare-serve.mjs', import.meta.url)), script)
+  const child = spawn('npx', ['-y', 'node@24', script, file], {
+    cwd: dir,
+    env: { ...process.env, NODE_OPTIONS: '', npm_config_yes: 'true' },
+  })
+  return listening(child, 'workerd (Miniflare)')
+}

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe } from 'vitest'
+import { webRuntimes } from './available'
 import { type Launched, launch } from './launch'
 import { runWebContract } from './web-contract'
 
@@ -6,7 +7,7 @@ import { runWebContract } from './web-contract'
 // READMEs name. Under CI a runtime that cannot be installed or started
 // fails the run; the tools come from the npm registry.
 for (const runtime of ['bun', 'deno', 'workerd'] as const) {
-  describe(runtime, () => {
+  describe.skipIf(!webRuntimes)(runtime, () => {
     let server: Launched | undefined
     beforeAll(async () => {
       server = await launch(runtime)

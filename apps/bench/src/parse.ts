@@ -10,9 +10,31 @@
  *   does; that decode time is part of its row.
  * - strings: both get the same chunks already decoded, so only parsing is timed.
  */
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { createParser } from '@sse/core'
-import { createParser as createEsParser } from 'eventsource-parser'
+import { createParser as createEsParser3 } from 'eventsource-parser'
 import { compare, formatRatio, type Row, seededRandom, spread, type Task } from './measure'
+
+type CreateEsParser = typeof createEsParser3
+
+/**
+ * eventsource-parser's newest 4.x declares Node >= 22.12, so it is measured
+ * only there: `pnpm bench --node 24` installs it outside the workspace and
+ * names its directory in `SSE_BENCH_ESP4`. 3.1.1 (the workspace's) runs on
+ * every Node.
+ */
+const newest: { version: string; createParser: CreateEsParser } | undefined = (() => {
+  const dir = process.env.SSE_BENCH_ESP4
+  if (dir === undefined) return undefined
+  const load = createRequire(join(dir, 'package.json'))
+  const { version } = JSON.parse(
+    readFileSync(join(dir, 'node_modules', 'eventsource-parser', 'package.json'), 'utf8'),
+  ) as { version: string }
+  const { createParser } = load('eventsource-parser') as { createParser: CreateEsParser }
+  return { version, createParser }
+})()
 
 export const question = 'parse'
 
@@ -147,6 +169,7 @@ function eventsourceParser(
   chunks: readonly (string | Uint8Array)[],
   corpus: Corpus,
   input: 'bytes' | 'strings',
+  createEsParser: CreateEsParser,
 ): () => number {
   return () => {
     let events = 0
@@ -186,7 +209,7 @@ function crossCheck(
   const a: string[] = []
   const b: string[] = []
   const mine = createParser({ onEvent: (e) => a.push(e.type, e.data) })
-  const theirs = createEsParser({ onEvent: (e) => b.push(e.event ?? 'message', e.data) })
+  const theirs = createEsParser3({ onEvent: (e) => b.push(e.event ?? 'message', e.data) })
   const decoder = new TextDecoder()
   for (const chunk of chunks) {
     mine.feed(chunk)
@@ -221,17 +244,26 @@ export async function run(name: string): Promise<Row[]> {
   const byteChunks = chunkBytes(corpus.bytes, Math.min(size, corpus.bytes.length))
   const chunks = input === 'bytes' ? byteChunks : decodeChunks(byteChunks)
   crossCheck(chunks, corpus, input)
+  const decoded = input === 'bytes' ? ' + TextDecoder' : ''
   const tasks: Task[] = [
     { name: 'ours', fn: ours(chunks, corpus), expected: corpus.events },
     {
-      name: input === 'bytes' ? 'eventsource-parser + TextDecoder' : 'eventsource-parser',
-      fn: eventsourceParser(chunks, corpus, input),
+      name: `eventsource-parser 3.1.1${decoded}`,
+      fn: eventsourceParser(chunks, corpus, input, createEsParser3),
       expected: corpus.events,
     },
   ]
-  const [mine, theirs] = compare(tasks)
+  if (newest !== undefined) {
+    tasks.push({
+      name: `eventsource-parser ${newest.version}${decoded}`,
+      fn: eventsourceParser(chunks, corpus, input, newest.createParser),
+      expected: corpus.events,
+    })
+  }
+  const measured = compare(tasks)
+  const mine = measured[0]!
   const mb = (corpus.bytes.length / 1e6).toFixed(2)
-  return [mine!, theirs!].map((m) => {
+  return measured.map((m) => {
     const seconds = m.nsPerIteration / 1e9
     return {
       question,
@@ -240,7 +272,7 @@ export async function run(name: string): Promise<Row[]> {
       bytesPerSec: corpus.bytes.length / seconds,
       eventsPerSec: corpus.events / seconds,
       spread: spread(m),
-      ratio: m === mine ? '' : `ours / this = ${formatRatio(mine!, m)}`,
+      ratio: m === mine ? '' : `ours / this = ${formatRatio(mine, m)}`,
     }
   })
 }

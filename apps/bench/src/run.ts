@@ -2,6 +2,9 @@
  * Runs every question and prints one markdown table, also written to
  * `results/latest.md`. `pnpm bench` runs them all; `pnpm bench parse` runs
  * only the named questions (and leaves `results/latest.md` alone).
+ * `pnpm bench --node 24 parse` runs the cases on another Node (a binary from
+ * the npm registry's `node` package); on Node >= 22.12 the parse question
+ * also measures eventsource-parser's newest 4.x, which needs it.
  *
  * Each case runs in a fresh Node process: V8 shares type feedback between all
  * parsers a process creates, so a case that feeds 1-byte chunks would
@@ -15,6 +18,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { toolDir } from '@sse/test-utils/runtimes'
 import * as broadcast from './broadcast'
 import * as encode from './encode'
 import * as fanout from './fanout'
@@ -40,12 +44,39 @@ async function runChild(question: string, caseName: string): Promise<void> {
   process.stdout.write(JSON.stringify(await q.run(caseName)))
 }
 
-async function runCase(question: string, caseName: string): Promise<Row[]> {
+/** The Node that runs the cases: this one, or `--node <major>` from the npm registry. */
+interface CaseRuntime {
+  execPath: string
+  version: string
+  env: NodeJS.ProcessEnv
+}
+
+const exec = promisify(execFile)
+
+async function caseRuntime(major: string | undefined): Promise<CaseRuntime> {
+  if (major === undefined)
+    return { execPath: process.execPath, version: process.version, env: process.env }
+  const npx = { env: { ...process.env, npm_config_yes: 'true', NODE_OPTIONS: '' } }
+  const { stdout } = await exec(
+    'npx',
+    ['-y', `node@${major}`, '-p', 'process.execPath + " " + process.version'],
+    npx,
+  )
+  const [execPath, version] = stdout.trim().split(' ') as [string, string]
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  const [maj, min] = version.slice(1).split('.').map(Number) as [number, number]
+  if (maj > 22 || (maj === 22 && min >= 12)) {
+    env.SSE_BENCH_ESP4 = await toolDir('bench-eventsource-parser-4', ['eventsource-parser@4'])
+  }
+  return { execPath, version, env }
+}
+
+async function runCase(runtime: CaseRuntime, question: string, caseName: string): Promise<Row[]> {
   // Same node flags (--expose-gc, --import tsx) as this process.
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
+  const { stdout } = await exec(
+    runtime.execPath,
     [...process.execArgv, fileURLToPath(import.meta.url), CHILD, question, caseName],
-    { maxBuffer: 16 * 1024 * 1024 },
+    { maxBuffer: 16 * 1024 * 1024, env: runtime.env },
   )
   return JSON.parse(stdout) as Row[]
 }
@@ -57,7 +88,22 @@ function si(value: number, unit: string): string {
   return `${value.toFixed(0)} ${unit}`
 }
 
-async function main(args: string[]): Promise<void> {
+async function main(argv: string[]): Promise<void> {
+  const nodeFlag = argv.findIndex((arg) => arg === '--node' || arg.startsWith('--node='))
+  const major =
+    nodeFlag === -1
+      ? undefined
+      : argv[nodeFlag]!.includes('=')
+        ? argv[nodeFlag]!.split('=')[1]
+        : argv[nodeFlag + 1]
+  if (nodeFlag !== -1 && !/^\d+$/.test(major ?? ''))
+    throw new Error('--node takes a major version: --node 24')
+  const args = argv.filter(
+    (_, i) =>
+      nodeFlag === -1 ||
+      (i !== nodeFlag && !(i === nodeFlag + 1 && !argv[nodeFlag]!.includes('='))),
+  )
+  const runtime = await caseRuntime(major)
   const known = questions.map((q) => q.question)
   const unknown = args.filter((name) => !known.includes(name))
   if (unknown.length > 0) {
@@ -70,14 +116,14 @@ async function main(args: string[]): Promise<void> {
   for (const q of selected) {
     for (const caseName of q.cases) {
       process.stderr.write(`bench: ${q.question} ${caseName}\n`)
-      rows.push(...(await runCase(q.question, caseName)))
+      rows.push(...(await runCase(runtime, q.question, caseName)))
     }
   }
   const seconds = (performance.now() - started) / 1000
 
   const cpus = os.cpus()
   const header = [
-    `Node ${process.version} · ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores) · ${new Date().toISOString()}`,
+    `Node ${runtime.version} · ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores) · ${new Date().toISOString()}`,
     `Each case in a fresh process; median of ${defaults.samples} interleaved samples of ` +
       `>= ${defaults.sampleMs} ms each${hasGc ? ', GC between samples' : ' (no --expose-gc)'}. ` +
       'MB = 10^6 bytes. spread = half the range of the samples. ' +
@@ -99,7 +145,7 @@ async function main(args: string[]): Promise<void> {
   const output = `${header.join('\n\n')}\n\n${table.join('\n')}\n`
   process.stdout.write(output)
 
-  if (selected.length === questions.length) {
+  if (selected.length === questions.length && major === undefined) {
     const dir = new URL('../results/', import.meta.url)
     await mkdir(dir, { recursive: true })
     await writeFile(new URL('latest.md', dir), `# Benchmark results\n\n${output}`)

@@ -24,10 +24,24 @@ export async function toolDir(name: string, packages: string[]): Promise<string>
   if (existsSync(marker)) return dir
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'package.json'), '{ "private": true }\n')
+  // Not the workspace's npm settings (pnpm passes its own, engine-strict among
+  // them, to scripts): these packages may declare a newer Node than the one
+  // installing them.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_config_')),
+  )
   await run(
     'npm',
-    ['install', '--no-audit', '--no-fund', '--no-save', '--prefer-offline', ...packages],
-    { cwd: dir, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 },
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--no-save',
+      '--prefer-offline',
+      '--engine-strict=false',
+      ...packages,
+    ],
+    { cwd: dir, env, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 },
   )
   writeFileSync(marker, '')
   return dir

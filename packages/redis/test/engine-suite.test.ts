@@ -1,5 +1,6 @@
+import type { RedisEngine } from '@sse/redis'
 import { runEngineSuite } from '@sse/test-utils/engine-suite'
-import { describeRedis, target, testRedisAnswers, uniquePrefix } from './helpers'
+import { describeRedis, target, testRedisAnswers, uniquePrefix, useTarget } from './helpers'
 
 // The engine suite (the semantics the memory and NATS engines pass too) on
 // the shared Redis: each test its own key prefix, deleted afterwards. `maxLen`
@@ -15,6 +16,25 @@ describeRedis('the Redis engine', () => {
     return {
       open: () => on.engine(retain === undefined ? {} : { maxLen: retain }),
       cleanup: () => on.stop(),
+    }
+  })
+})
+
+describeRedis('the Redis engine on a Redis Cluster (3 masters, 3 replicas)', () => {
+  // One cluster for the file; each test its own key prefix.
+  const on = useTarget('cluster')
+  runEngineSuite('redis cluster', async ({ retain }) => {
+    const prefix = uniquePrefix()
+    const engines: RedisEngine[] = []
+    return {
+      open: () => {
+        const engine = on.engine({ prefix, ...(retain === undefined ? {} : { maxLen: retain }) })
+        engines.push(engine)
+        return engine
+      },
+      cleanup: async () => {
+        await Promise.all(engines.map((engine) => engine.close()))
+      },
     }
   })
 })

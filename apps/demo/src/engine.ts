@@ -1,13 +1,13 @@
 // Where the demo's events go: an in-memory engine by default, Redis when
-// REDIS_URL is set, so several instances share one event log per shard. This
-// is the only module that knows about Redis.
+// REDIS_URL is set, NATS JetStream when NATS_URL is set, so several instances
+// share one event log. This is the only module that knows about either.
 import { randomUUID } from 'node:crypto'
 import { createMemoryEngine, type Engine } from '@sse/core'
 
 /** The engine of the demo's hub, plus what running several instances needs. */
 export interface DemoEngine {
   /** `memory` or `redis`, shown in the page. */
-  readonly kind: 'memory' | 'redis'
+  readonly kind: 'memory' | 'redis' | 'nats'
   readonly engine: Engine
   /**
    * Whether this process should feed the chart now. Instances sharing Redis
@@ -29,7 +29,12 @@ export interface DemoEngineOptions {
    * @defaultValue 'sse-demo:'
    */
   prefix?: string | undefined
-  /** Reports background Redis errors. @defaultValue console.error */
+  /**
+   * A NATS server URL (JetStream enabled), used when no Redis URL is given.
+   * @defaultValue process.env.NATS_URL
+   */
+  natsUrl?: string | undefined
+  /** Reports background Redis or NATS errors. @defaultValue console.error */
   onError?: (error: Error) => void
 }
 
@@ -38,6 +43,10 @@ const LEASE_MS = 2000
 /** Creates the engine: in memory, or on Redis when a Redis URL is given. */
 export async function createDemoEngine(options: DemoEngineOptions = {}): Promise<DemoEngine> {
   const redisUrl = 'redisUrl' in options ? options.redisUrl : process.env.REDIS_URL
+  const natsUrl = 'natsUrl' in options ? options.natsUrl : process.env.NATS_URL
+  if ((redisUrl === undefined || redisUrl === '') && natsUrl !== undefined && natsUrl !== '') {
+    return natsEngine(natsUrl, options)
+  }
   if (redisUrl === undefined || redisUrl === '') {
     return {
       kind: 'memory',
@@ -70,6 +79,52 @@ export async function createDemoEngine(options: DemoEngineOptions = {}): Promise
         return true
       } catch {
         // Redis is unreachable: no point publishing to it either; try next tick.
+        return false
+      }
+    },
+    close: () => engine.close(),
+  }
+}
+
+/**
+ * The engine on NATS JetStream: one stream (`SSE_DEMO`, or `<prefix>` made a
+ * stream name), and the chart's producer lease in a key-value bucket whose
+ * entries expire after the lease.
+ */
+async function natsEngine(servers: string, options: DemoEngineOptions): Promise<DemoEngine> {
+  // Loaded only when asked for, like ioredis.
+  const { createNatsEngine } = await import('@sse/nats')
+  const { Kvm } = await import('@nats-io/kv')
+  const name = (options.prefix ?? 'sse-demo:').replace(/[^\w-]/g, '_').replace(/_+$/, '')
+  const onError = options.onError ?? ((error: Error) => console.error(`nats: ${error.message}`))
+  const engine = createNatsEngine({
+    servers,
+    stream: name.toUpperCase(),
+    subjectPrefix: name,
+    maxLen: 2000,
+    onError,
+  })
+  const leases = await new Kvm(await engine.connection).create(`${name}_producer`, {
+    ttl: LEASE_MS,
+  })
+  const me = randomUUID()
+  let revision = 0
+
+  return {
+    kind: 'nats',
+    engine,
+    async isProducer() {
+      try {
+        // Create succeeds only when no live lease exists; the holder renews
+        // its own entry (same revision it last wrote) before it expires.
+        if (revision === 0) {
+          revision = await leases.create('lease', me)
+          return true
+        }
+        revision = await leases.update('lease', me, revision)
+        return true
+      } catch {
+        revision = 0
         return false
       }
     },

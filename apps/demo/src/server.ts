@@ -4,6 +4,7 @@
 //
 //   REDIS_URL=redis://127.0.0.1:6379 PORT=3000 pnpm --filter @sse/demo start
 //   REDIS_URL=redis://127.0.0.1:6379 PORT=3001 pnpm --filter @sse/demo start
+// or, on NATS JetStream, NATS_URL=nats://127.0.0.1:4222 instead of REDIS_URL.
 import { createDemo } from './app'
 import { createDemoEngine } from './engine'
 import { missingVendorFiles } from './http'
@@ -30,7 +31,11 @@ demo.server.once('error', (error: NodeJS.ErrnoException) => {
 demo.server.listen(port, host, () => {
   // The host only: a URL may carry a password.
   const where =
-    engine.kind === 'redis' ? `Redis at ${new URL(process.env.REDIS_URL!).host}` : 'memory'
+    engine.kind === 'redis'
+      ? `Redis at ${new URL(process.env.REDIS_URL!).host}`
+      : engine.kind === 'nats'
+        ? `NATS JetStream at ${new URL(process.env.NATS_URL!).host}`
+        : 'memory'
   const shown = host.includes(':') ? `[${host}]` : host
   console.log(`@sse demo (events in ${where}): open http://${shown}:${port}/  (Ctrl+C to stop)`)
 })

@@ -11,12 +11,16 @@ export interface RunningDemo {
   close(): Promise<void>
 }
 
-/** Starts the demo on 127.0.0.1:0, in memory unless `redisUrl` is given. */
+/** Starts the demo on 127.0.0.1:0, in memory unless `redisUrl` or `natsUrl` is given. */
 export async function startDemo(
-  options: Omit<DemoOptions, 'engine'> & { redisUrl?: string; prefix?: string } = {},
+  options: Omit<DemoOptions, 'engine'> & {
+    redisUrl?: string
+    natsUrl?: string
+    prefix?: string
+  } = {},
 ): Promise<RunningDemo> {
-  const { redisUrl, prefix, ...demoOptions } = options
-  const engine = await createDemoEngine({ redisUrl, prefix })
+  const { redisUrl, natsUrl, prefix, ...demoOptions } = options
+  const engine = await createDemoEngine({ redisUrl, natsUrl, prefix })
   const demo = createDemo({ engine, ...demoOptions })
   const { url } = await listen(demo.server)
   return {
@@ -33,6 +37,24 @@ export async function startDemo(
 // default local Redis, which CI starts); elsewhere they need REDIS_URL to opt in.
 const inCi = Boolean(process.env.CI) && process.env.CI !== 'false'
 export const redisUrl = process.env.REDIS_URL ?? (inCi ? 'redis://127.0.0.1:6379' : undefined)
+// The same for NATS (JetStream) at NATS_URL.
+export const natsUrl = process.env.NATS_URL ?? (inCi ? 'nats://127.0.0.1:4222' : undefined)
+
+/** Deletes what a NATS demo made under `prefix`: its stream and its lease bucket. */
+export async function deleteNatsPrefix(url: string, prefix: string): Promise<void> {
+  const { connect } = await import('@nats-io/transport-node')
+  const { jetstreamManager } = await import('@nats-io/jetstream')
+  const nc = await connect({ servers: url })
+  try {
+    const jsm = await jetstreamManager(nc)
+    const name = prefix.replace(/[^\w-]/g, '_').replace(/_+$/, '')
+    for (const stream of [name.toUpperCase(), `KV_${name}_producer`]) {
+      await jsm.streams.delete(stream).catch(() => false)
+    }
+  } finally {
+    await nc.close()
+  }
+}
 
 /** A key prefix no other test run (or demo) uses on the shared Redis. */
 export function uniquePrefix(): string {

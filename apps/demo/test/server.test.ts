@@ -8,6 +8,8 @@ import type { Notice, Recent } from '../src/recent'
 import {
   chartMoves,
   deleteKeys,
+  deleteNatsPrefix,
+  natsUrl,
   notify,
   openStream,
   pointsOf,
@@ -209,64 +211,71 @@ function rawStatus(path: string): Promise<number> {
   })
 }
 
-if (redisUrl === undefined) {
-  console.warn('⚠ SKIPPING "two instances sharing Redis": set REDIS_URL to run it.')
+for (const shared of [
+  { name: 'Redis', engine: 'redis', url: redisUrl, env: 'REDIS_URL' },
+  { name: 'NATS JetStream', engine: 'nats', url: natsUrl, env: 'NATS_URL' },
+] as const) {
+  if (shared.url === undefined) {
+    console.warn(`⚠ SKIPPING "two instances sharing ${shared.name}": set ${shared.env} to run it.`)
+  }
+
+  describe.runIf(shared.url)(`two instances sharing ${shared.name}`, () => {
+    const prefix = uniquePrefix()
+    const on = shared.engine === 'redis' ? { redisUrl: shared.url! } : { natsUrl: shared.url! }
+    let a: RunningDemo
+    let b: RunningDemo
+    beforeAll(async () => {
+      a = await startDemo({ ...on, prefix, pointInterval: 50, tokenDelay: 0 })
+      b = await startDemo({ ...on, prefix, pointInterval: 50, tokenDelay: 0 })
+    })
+    afterAll(async () => {
+      await a?.close()
+      await b?.close()
+      if (shared.engine === 'redis') await deleteKeys(shared.url!, prefix)
+      else await deleteNatsPrefix(shared.url!, prefix)
+    })
+
+    test('a notice posted to one reaches the other, and the chart has one producer', async () => {
+      const text = `from a ${Date.now()}`
+      let posted = false
+      const events = await readEvents(await openStream(b.url, 'ada'), (event, all) => {
+        // Once b's stream is flowing, post to a.
+        if (!posted && pointsOf(all).length === 5) {
+          posted = true
+          void notify(a.url, { text })
+        }
+        return event.type === 'notice' && event.data.includes(text)
+      })
+      expect(noticesOf(events).at(-1)).toMatchObject({ text, from: `:${new URL(a.url).port}` })
+      const seqs = pointsOf(events).map((point) => point.seq)
+      expect(seqs.length).toBeGreaterThanOrEqual(5)
+      expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i))
+    })
+
+    test('a tab resumes on the other instance with its one Last-Event-ID, every topic', async () => {
+      const first = await readEvents(await openStream(a.url, 'ada'), (e) => e.type === 'point')
+      const resumeFrom = first.at(-1)!.lastEventId
+      const seqFrom = pointsOf(first).at(-1)!.seq
+      const mine = await notify(a.url, { text: 'for ada, away', to: 'ada' })
+      const everyone = await notify(b.url, { text: 'for everyone, away' })
+      await chartMoves(b.url, 2)
+      const events = await readEvents(
+        await openStream(b.url, 'ada', resumeFrom),
+        (event) => event.type === 'hello',
+      )
+      const replayed = pointsOf(events)
+      expect(replayed.map((point) => point.seq)).toEqual(replayed.map((_, i) => seqFrom + 1 + i))
+      expect(replayed.length).toBeGreaterThanOrEqual(2)
+      expect(
+        noticesOf(events)
+          .map((notice) => notice.id)
+          .sort(),
+      ).toEqual([mine.id, everyone.id].sort())
+      expect(JSON.parse(events.at(-1)!.data)).toMatchObject({
+        resumedFrom: resumeFrom,
+        instance: `:${new URL(b.url).port}`,
+        engine: shared.engine,
+      })
+    })
+  })
 }
-
-describe.runIf(redisUrl)('two instances sharing Redis', () => {
-  const prefix = uniquePrefix()
-  let a: RunningDemo
-  let b: RunningDemo
-  beforeAll(async () => {
-    a = await startDemo({ redisUrl: redisUrl!, prefix, pointInterval: 50, tokenDelay: 0 })
-    b = await startDemo({ redisUrl: redisUrl!, prefix, pointInterval: 50, tokenDelay: 0 })
-  })
-  afterAll(async () => {
-    await a?.close()
-    await b?.close()
-    await deleteKeys(redisUrl!, prefix)
-  })
-
-  test('a notice posted to one reaches the other, and the chart has one producer', async () => {
-    const text = `from a ${Date.now()}`
-    let posted = false
-    const events = await readEvents(await openStream(b.url, 'ada'), (event, all) => {
-      // Once b's stream is flowing, post to a.
-      if (!posted && pointsOf(all).length === 5) {
-        posted = true
-        void notify(a.url, { text })
-      }
-      return event.type === 'notice' && event.data.includes(text)
-    })
-    expect(noticesOf(events).at(-1)).toMatchObject({ text, from: `:${new URL(a.url).port}` })
-    const seqs = pointsOf(events).map((point) => point.seq)
-    expect(seqs.length).toBeGreaterThanOrEqual(5)
-    expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i))
-  })
-
-  test('a tab resumes on the other instance with its one Last-Event-ID, every topic', async () => {
-    const first = await readEvents(await openStream(a.url, 'ada'), (e) => e.type === 'point')
-    const resumeFrom = first.at(-1)!.lastEventId
-    const seqFrom = pointsOf(first).at(-1)!.seq
-    const mine = await notify(a.url, { text: 'for ada, away', to: 'ada' })
-    const everyone = await notify(b.url, { text: 'for everyone, away' })
-    await chartMoves(b.url, 2)
-    const events = await readEvents(
-      await openStream(b.url, 'ada', resumeFrom),
-      (event) => event.type === 'hello',
-    )
-    const replayed = pointsOf(events)
-    expect(replayed.map((point) => point.seq)).toEqual(replayed.map((_, i) => seqFrom + 1 + i))
-    expect(replayed.length).toBeGreaterThanOrEqual(2)
-    expect(
-      noticesOf(events)
-        .map((notice) => notice.id)
-        .sort(),
-    ).toEqual([mine.id, everyone.id].sort())
-    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({
-      resumedFrom: resumeFrom,
-      instance: `:${new URL(b.url).port}`,
-      engine: 'redis',
-    })
-  })
-})

@@ -132,32 +132,11 @@ export function recordingSession(lastEventId?: string): Recorder {
   return { session, events, lastEventId: () => parser.lastEventId }
 }
 
-/** An event stream read with fetch; `ended` settles when the server goes away or `close()` is called. */
-export interface OpenStream {
-  events: ParsedEvent[]
-  /** The Last-Event-ID a reconnect would send (id-only frames included). */
-  lastEventId(): string
-  ended: Promise<unknown>
-  close(): void
-}
-
-export function openStream(url: string, lastEventId?: string): OpenStream {
-  const controller = new AbortController()
-  const events: ParsedEvent[] = []
-  const parser = createParser({ onEvent: (event) => events.push(event) })
-  const headers: Record<string, string> =
-    lastEventId === undefined ? {} : { 'last-event-id': lastEventId }
-  const ended = (async () => {
-    const response = await fetch(url, { headers, signal: controller.signal })
-    const reader = response.body!.getReader()
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) return 'end'
-      parser.feed(value)
-    }
-  })().catch((error: unknown) => error)
-  return { events, lastEventId: () => parser.lastEventId, ended, close: () => controller.abort() }
-}
+// The fetch-based live stream reader, shared with the other engines' tests.
+export {
+  type LiveStream as OpenStream,
+  liveStream as openStream,
+} from '@sse/test-utils/server-process'
 
 /** What the engine-level tests run against: the shared Redis, or a local cluster. */
 export interface Target {

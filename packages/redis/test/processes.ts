@@ -1,119 +1,35 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import {
+  serverGroup as group,
+  type ServerGroup,
+  type ServerProcess,
+  startServer as startProcess,
+} from '@sse/test-utils/server-process'
 import { afterAll, beforeAll } from 'vitest'
-import { answersPing, type OpenStream, openStream, REDIS_URL, until } from './helpers'
-
-/** A server process (test/fixtures/server.ts) on its own port. */
-export interface ServerProcess {
-  child: ChildProcess
-  url: string
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  /** Publishes `events` one after another in that process; which ones it acknowledged. */
-  publish(events: Array<{ topics: string[]; data: string }>): Promise<boolean[]>
-  /** Its open sessions and background engine errors. */
-  stats(): Promise<{ sessions: number; engineErrors: number }>
-  send(message: unknown): void
-}
+import { answersPing, REDIS_URL, until } from './helpers'
 
 const packageDir = resolve(import.meta.dirname, '..')
-let batches = 0
 
-/** Forks a server process (see test/fixtures/server.ts for `env`). */
-export function startServer(
-  env: Record<string, string>,
-  script = resolve(packageDir, 'test/fixtures/server.ts'),
-): Promise<ServerProcess> {
-  const child = fork(script, [], {
-    cwd: packageDir,
-    execArgv: ['--import', 'tsx', '--conditions=@sse/source'],
-    env: { ...process.env, REDIS_URL, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.once('exit', (code, signal) => done({ code, signal })),
-  )
-  return new Promise((resolveServer, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('server process did not start in 20 s')),
-      20_000,
-    )
-    child.once('exit', (code) => reject(new Error(`server process exited early (${code})`)))
-    child.on('message', (message: { type?: string; port?: number }) => {
-      if (message.type !== 'listening' || message.port === undefined) return
-      clearTimeout(timer)
-      const url = `http://127.0.0.1:${message.port}`
-      resolveServer({
-        child,
-        url,
-        exited,
-        publish(events) {
-          const id = ++batches
-          return new Promise((done) => {
-            const onReply = (reply: { type?: string; id?: number; ok?: boolean[] }) => {
-              if (reply.type !== 'published' || reply.id !== id) return
-              child.off('message', onReply)
-              done(reply.ok!)
-            }
-            child.on('message', onReply)
-            child.send({ type: 'publish', id, events })
-          })
-        },
-        async stats() {
-          return (await (await fetch(`${url}/stats`)).json()) as {
-            sessions: number
-            engineErrors: number
-          }
-        },
-        send: (m) => child.send(m as never),
-      })
-    })
-  })
+export {
+  eventsUrl,
+  isLive,
+  type ServerGroup,
+  type ServerProcess,
+} from '@sse/test-utils/server-process'
+
+/** A server process of the engine server on a Redis (see its header for `env`). */
+export function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  return startProcess({ REDIS_URL, ...env }, packageDir)
 }
 
-/** Server processes of a test file, their clients, and their cleanup. */
-export interface ServerGroup {
-  /** Starts `count` server processes with the group's environment. */
-  start(count: number): Promise<ServerProcess[]>
-  /** Opens an event stream on `server` for `selectors` (closed by `stop`). */
-  connect(server: ServerProcess, selectors: string[]): OpenStream
-  /** Closes every stream, kills every process still running. */
-  stop(): Promise<void>
-}
-
+/** Server processes of a test file on a Redis, their clients, and their cleanup. */
 export function serverGroup(env: () => Record<string, string>): ServerGroup {
-  const servers: ServerProcess[] = []
-  const streams: OpenStream[] = []
-  return {
-    async start(count) {
-      const started = await Promise.all(Array.from({ length: count }, () => startServer(env())))
-      servers.push(...started)
-      return started
-    },
-    connect(server, selectors) {
-      const stream = openStream(eventsUrl(server.url, selectors))
-      streams.push(stream)
-      return stream
-    },
-    async stop() {
-      for (const stream of streams) stream.close()
-      for (const server of servers) if (server.child.exitCode === null) server.child.kill('SIGKILL')
-      await Promise.all(servers.map((server) => server.exited))
-    },
-  }
-}
-
-/** The URL of a server process's stream for `selectors`. */
-export function eventsUrl(base: string, selectors: string[]): string {
-  return `${base}/events?${selectors.map((s) => `s=${encodeURIComponent(s)}`).join('&')}`
-}
-
-/** Whether a stream of a server process is live (it sends a `ready` event then). */
-export function isLive(stream: OpenStream): boolean {
-  return stream.events.some((event) => event.type === 'ready')
+  return group(() => ({ REDIS_URL, ...env() }), packageDir)
 }
 
 /** A redis-server of the test's own (no persistence), on a free port: restart and kill it at will. */

@@ -15,6 +15,7 @@ import {
   sse as webSse,
 } from '@sse/core'
 import { sse as honoSse } from '@sse/hono'
+import { sendScript } from '@sse/test-utils/contract-script'
 import { type Context, Hono } from 'hono'
 import { cors } from 'hono/cors'
 
@@ -35,17 +36,7 @@ function routes<C>(state: Routes): Array<[string, StreamOptions<C>, StreamHandle
     state.errors++
   }
   return [
-    [
-      '/script',
-      { retry: 1234, heartbeat: false },
-      (session) => {
-        session.send('first')
-        session.send({ n: 2 }, { event: 'named', id: '2' })
-        session.send('line1\nline2\r\nline3\rline4', { id: '3' })
-        session.send('', { event: 'empty' })
-        session.send('after empty')
-      },
-    ],
+    ['/script', { retry: 1234, heartbeat: false }, sendScript],
     ['/heartbeat', { heartbeat: 40, retry: false }, () => undefined],
     [
       '/echo-id',

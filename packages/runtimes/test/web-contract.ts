@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fetchEvents, until } from '@sse/test-utils'
+import { SCRIPT_EVENTS } from '@sse/test-utils/contract-script'
 import { EventSource } from 'eventsource'
 import { describe, expect, test } from 'vitest'
 import { CORS_ORIGIN, MIDDLEWARE_HEADER } from '../src/contract-app'
@@ -40,13 +41,7 @@ export function runWebContract(name: string, base: () => string): void {
     test('fetch sees the retry hint first, then the events with spec lastEventId', async () => {
       const capture = await fetchEvents(`${base()}/script`, { until: (c) => c.events.length >= 5 })
       expect(capture.retries).toEqual([1234])
-      expect(capture.events).toEqual([
-        { type: 'message', data: 'first', lastEventId: '' },
-        { type: 'named', data: '{"n":2}', lastEventId: '2' },
-        { type: 'message', data: 'line1\nline2\nline3\nline4', lastEventId: '3' },
-        { type: 'empty', data: '', lastEventId: '3' },
-        { type: 'message', data: 'after empty', lastEventId: '3' },
-      ])
+      expect(capture.events).toEqual(SCRIPT_EVENTS)
     })
 
     test('the eventsource client receives them in order', async () => {

@@ -13,6 +13,7 @@ import {
 import { EventSource } from 'eventsource'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { fetchEvents, http2Events, httpHead } from './clients'
+import { SCRIPT_EVENTS, sendScript } from './contract-script'
 import { settle, trackTimers } from './timers'
 
 /**
@@ -102,13 +103,7 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
   }
 
   const routes: ContractRoute[] = [
-    route('/script', { retry: 1234, heartbeat: false }, (session) => {
-      session.send('first')
-      session.send({ n: 2 }, { event: 'named', id: '2' })
-      session.send('line1\nline2\r\nline3\rline4', { id: '3' })
-      session.send('', { event: 'empty' })
-      session.send('after empty')
-    }),
+    route('/script', { retry: 1234, heartbeat: false }, sendScript),
     route('/heartbeat', { heartbeat: 40, retry: false }, () => undefined),
     route('/echo-id', { heartbeat: false, retry: false }, (session) => {
       session.send(session.lastEventId ?? '(none)')
@@ -219,13 +214,7 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
         until: (c) => c.events.length >= 5,
       })
       expect(capture.retries).toEqual([1234])
-      expect(capture.events).toEqual([
-        { type: 'message', data: 'first', lastEventId: '' },
-        { type: 'named', data: '{"n":2}', lastEventId: '2' },
-        { type: 'message', data: 'line1\nline2\nline3\nline4', lastEventId: '3' },
-        { type: 'empty', data: '', lastEventId: '3' },
-        { type: 'message', data: 'after empty', lastEventId: '3' },
-      ])
+      expect(capture.events).toEqual(SCRIPT_EVENTS)
     })
 
     test('heartbeat comments arrive on a quiet stream', async () => {

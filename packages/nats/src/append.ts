@@ -71,6 +71,11 @@ function isNoResponders(error: unknown): boolean {
 /** Whether sending the same append again may succeed. */
 function isTransient(error: unknown): boolean {
   if (error instanceof TimeoutError || isNoResponders(error)) return true
+  // While a cluster elects a stream or meta leader, the servers left answer
+  // "jetstream is not enabled" (a class the client does not export): seen
+  // when the stream leader of a 3-node cluster is killed. A server without
+  // JetStream at all gives the same answer, and fails at the deadline.
+  if ((error as Error | null)?.name === 'JetStreamNotEnabled') return true
   // 503: JetStream temporarily unavailable (no leader yet).
   return error instanceof JetStreamApiError && error.status === 503
 }

@@ -17,7 +17,7 @@ import {
   type NodeConnectionOptions,
   type Status,
 } from '@nats-io/transport-node'
-import { backoff, type Clients } from './consumer'
+import { backoff, type Clients, CREATE_TIMEOUT } from './consumer'
 import type { Report } from './errors'
 import { storeError } from './errors'
 
@@ -85,7 +85,11 @@ export function openConnection(settings: ConnectionSettings): EngineConnection {
     void watch(nc)
     const api = { timeout: settings.timeout }
     const jsm = await jetstreamManager(nc, { ...api, checkAPI: false })
-    return { nc, js: jetstream(nc, api), jsm }
+    const quickJsm = await jetstreamManager(nc, {
+      timeout: Math.min(CREATE_TIMEOUT, settings.timeout),
+      checkAPI: false,
+    })
+    return { nc, js: jetstream(nc, api), jsm, quickJsm }
   })
   // Failures reach callers through clients(); this keeps an unobserved one quiet.
   ready.catch(() => undefined)

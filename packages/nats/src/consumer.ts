@@ -35,7 +35,16 @@ import type { Report } from './errors'
 export interface Clients {
   nc: NatsConnection
   jsm: JetStreamManager
+  /**
+   * The same manager with a short request timeout, for creating consumers:
+   * while a cluster elects leaders its API does not answer, and a follower
+   * should ask again soon rather than wait out the command timeout.
+   */
+  quickJsm?: JetStreamManager
 }
+
+/** The longest a consumer-creation request waits before it is retried. */
+export const CREATE_TIMEOUT = 2000
 
 /** What a consumer needs from its owner. */
 export interface ConsumerSource {
@@ -139,7 +148,7 @@ export class OrderedConsumer {
       this.#subscription = subscription
       this.#delivered = 0
       this.#seen = Date.now()
-      const info = await clients.jsm.consumers.add(source.stream, {
+      const info = await (clients.quickJsm ?? clients.jsm).consumers.add(source.stream, {
         deliver_subject: inbox,
         filter_subject: source.subject,
         deliver_policy: DeliverPolicy.StartSequence,

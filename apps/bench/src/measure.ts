@@ -15,6 +15,8 @@ export interface Row {
   spread: string
   /** How this row compares with the others of its case, e.g. `ours / this = 2.10x`. */
   ratio: string
+  /** What a row that is not a speed comparison reports besides its numbers. */
+  note?: string
 }
 
 /** One contender in a comparison. */

@@ -28,6 +28,8 @@ export interface EngineEvent {
   data: string
   /** The event type, if any. */
   event?: string | undefined
+  /** The conflation key, if any (see `PublishOptions.key`); engines must store it. */
+  key?: string | undefined
 }
 
 /** An event read back from a shard. */

@@ -80,6 +80,13 @@ export interface SubscribeOptions {
 export interface PublishOptions {
   /** The event type. */
   event?: string | undefined
+  /**
+   * The conflation key: a session with `slowClient: 'conflate'` that has
+   * this event still queued when a newer one with the same key comes
+   * (live or in replay) sends only the newer. Logged with the event, so
+   * every process conflates alike. At most 256 characters.
+   */
+  key?: string | undefined
 }
 
 /** One session's selectors in a hub. */
@@ -145,6 +152,7 @@ interface Held {
   shard: number
   position: string
   body: string
+  key: string | undefined
 }
 
 /** A shard this hub follows. */
@@ -161,6 +169,9 @@ interface Shard {
   // Subscriptions waiting for the cursor to reach a position (see catchUp).
   waiters: Array<{ position: string; done: () => void }>
 }
+
+/** The longest conflation key a publish may carry. */
+const MAX_KEY_LENGTH = 256
 
 /** How long a resuming session waits for this process to reach its position. */
 const CATCH_UP_TIMEOUT = 10_000
@@ -330,11 +341,11 @@ export function createHub(options: HubOptions = {}): Hub {
       if (body === undefined) return
       for (const member of listeners) {
         if (member.held !== undefined) {
-          member.hold({ shard, position: event.position, body })
+          member.hold({ shard, position: event.position, body, key: event.key })
           continue
         }
         if (frame === undefined) frame = encodeFrame(body)
-        member.session.write(frame, now)
+        member.session.write(frame, now, event.key)
       }
       return
     }
@@ -342,11 +353,11 @@ export function createHub(options: HubOptions = {}): Hub {
       if (body === undefined) body = bodyOf(event)
       if (body === undefined) return
       if (member.held !== undefined) {
-        member.hold({ shard, position: event.position, body })
+        member.hold({ shard, position: event.position, body, key: event.key })
         return
       }
       if (frame === undefined) frame = encodeFrame(body)
-      member.session.write(frame, now)
+      member.session.write(frame, now, event.key)
     })
   }
 
@@ -656,11 +667,18 @@ export function createHub(options: HubOptions = {}): Hub {
     base: Cursor,
     reads: Map<number, ShardReadResult>,
     held: Held[],
-  ): Array<{ shard: number; position: string; body: string | undefined; event?: ShardEvent }> {
+  ): Array<{
+    shard: number
+    position: string
+    body: string | undefined
+    key: string | undefined
+    event?: ShardEvent
+  }> {
     const out: Array<{
       shard: number
       position: string
       body: string | undefined
+      key: string | undefined
       event?: ShardEvent
     }> = []
     const readThrough = new Map<number, string>(base)
@@ -672,7 +690,7 @@ export function createHub(options: HubOptions = {}): Hub {
         if (engine.compare(event.position, cursor) > 0) break
         readThrough.set(shard, event.position)
         if (takes(member, event, shard))
-          out.push({ shard, position: event.position, body: undefined, event })
+          out.push({ shard, position: event.position, body: undefined, key: event.key, event })
       }
     }
     for (const item of held) {
@@ -689,7 +707,11 @@ export function createHub(options: HubOptions = {}): Hub {
       const body = item.body ?? bodyOf(item.event!)
       running.set(item.shard, item.position)
       if (body === undefined) continue
-      member.session.write(textEncoder.encode('id: ' + formatEventId(running) + '\n' + body))
+      member.session.write(
+        textEncoder.encode('id: ' + formatEventId(running) + '\n' + body),
+        undefined,
+        item.key,
+      )
     }
   }
 
@@ -716,6 +738,12 @@ export function createHub(options: HubOptions = {}): Hub {
       )
     }
     const event = publishOptions.event
+    const key = publishOptions.key
+    if (key !== undefined && !(typeof key === 'string' && key.length <= MAX_KEY_LENGTH)) {
+      throw new TypeError(
+        `publish: \`key\` must be a string of at most ${MAX_KEY_LENGTH} characters`,
+      )
+    }
     let text: string
     try {
       // Validates the event type now, before anything is logged.
@@ -727,7 +755,12 @@ export function createHub(options: HubOptions = {}): Hub {
     }
     const targets = [...new Set(list.map((topic) => engine.shardOf(topic)))].sort((a, b) => a - b)
     try {
-      const appended = engine.append(targets, { topics: list, data: text, event })
+      const appended = engine.append(
+        targets,
+        key === undefined
+          ? { topics: list, data: text, event }
+          : { topics: list, data: text, event, key },
+      )
       if (appended === undefined) return Promise.resolve()
       return Promise.resolve(appended).then(
         () => undefined,

@@ -47,6 +47,7 @@ export { createParser, type ParsedEvent, type Parser, type ParserOptions } from 
 export { type ReadEventsOptions, readEvents } from './read-events'
 export {
   type CloseReason,
+  type ConflateFallback,
   createSession,
   defaultSerialize,
   type PipeOptions,

@@ -91,6 +91,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
         topics: event.topics,
         data: event.data,
         event: event.event,
+        key: event.key,
         seq,
         at: now(),
       }
@@ -105,8 +106,8 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       if (seq < trimmedThrough) return { gap: true, reason: 'expired' }
       const out: ShardEvent[] = []
       for (let i = head + (seq - trimmedThrough); i < events.length; i++) {
-        const { position: at, topics, data, event } = events[i]!
-        out.push({ position: at, topics, data, event })
+        const { position: at, topics, data, event, key } = events[i]!
+        out.push({ position: at, topics, data, event, key })
       }
       return { gap: false, events: out }
     },

@@ -35,15 +35,26 @@ export interface SseSink {
  */
 export type CloseReason = 'client' | 'server' | 'slow-client' | 'lifetime' | 'error'
 
-/** What to do with a client that reads slower than the server sends. */
-export type SlowClientPolicy = 'close' | 'drop-oldest'
+/**
+ * What to do with a client that reads slower than the server sends:
+ * `close` it, `drop-oldest` queued frames, or `conflate` keyed events (a
+ * queued event is replaced by a newer one with the same key; see
+ * {@link SessionOptions.slowClient}).
+ */
+export type SlowClientPolicy = 'close' | 'drop-oldest' | 'conflate'
+
+/** What `conflate` does when conflation alone cannot keep the queue under its bound. */
+export type ConflateFallback = 'close' | 'drop-oldest'
 
 /** Passed to `onSlowClient` when a session's queue goes past `maxQueueBytes`. */
 export interface SlowClientInfo {
   /** Bytes waiting for the transport when the bound was crossed. */
   queuedBytes: number
-  /** The policy applied. */
-  policy: SlowClientPolicy
+  /**
+   * What was done: `close` or `drop-oldest` (with the `conflate` policy,
+   * its `conflateFallback`).
+   */
+  policy: ConflateFallback
   /** Frames dropped (`drop-oldest`), or 0 when the session was closed. */
   dropped: number
 }
@@ -85,11 +96,23 @@ export interface SessionOptions {
   /**
    * `close` disconnects a client that falls behind (it reconnects and catches
    * up through Last-Event-ID replay); `drop-oldest` keeps it and discards the
-   * oldest queued frames.
+   * oldest queued frames; `conflate` keeps it and, while frames are queued,
+   * lets an event sent with a `key` replace the queued event with the same
+   * key, so a client that falls behind gets the newest value of every key.
+   * The replacement goes to the end of the queue, so ids still only grow.
+   * Past the bound (unkeyed events, or more keys than fit), the
+   * `conflateFallback` applies.
    *
    * @defaultValue 'close'
    */
   slowClient?: SlowClientPolicy
+  /**
+   * With `slowClient: 'conflate'`: what happens when the queue still goes
+   * past `maxQueueBytes`.
+   *
+   * @defaultValue 'close'
+   */
+  conflateFallback?: ConflateFallback
   /**
    * Called when a session's queue crosses `maxQueueBytes`, before the policy
    * applies: once per crossing. With `drop-oldest` the queue stays at the
@@ -120,6 +143,12 @@ export interface SendOptions {
   id?: string
   /** A new reconnection delay for the client, in milliseconds. */
   retry?: number
+  /**
+   * The conflation key (with `slowClient: 'conflate'`): while this event is
+   * queued behind a slow transport, a newer event with the same key
+   * replaces it. Never sent to the client.
+   */
+  key?: string
 }
 
 /** Options for {@link Session.pipe}. */
@@ -154,9 +183,10 @@ export interface Session {
   /**
    * Writes an already encoded frame (the encode-once broadcast path). A
    * caller writing one frame to many sessions passes `now` (`Date.now()`,
-   * read once for all of them) so each write does not read the clock again.
+   * read once for all of them) so each write does not read the clock again,
+   * and `key` to let the frame conflate (see {@link SendOptions.key}).
    */
-  write(frame: Uint8Array, now?: number): boolean
+  write(frame: Uint8Array, now?: number, key?: string): boolean
   /**
    * Sends every item of `source` as an event, waiting for the transport when
    * it is full. Resolves `true` when the source ended, `false` when the client
@@ -234,6 +264,7 @@ export interface ResolvedSessionOptions {
   readonly serialize: (data: unknown) => string
   readonly maxQueueBytes: number
   readonly slowClient: SlowClientPolicy
+  readonly conflateFallback: ConflateFallback
   readonly onSlowClient: ((session: Session, info: SlowClientInfo) => void) | undefined
   readonly maxLifetime: number | undefined
   readonly lifetimeJitter: number
@@ -250,6 +281,7 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
     maxQueueBytes = 1_048_576,
     retry = 2000,
     slowClient = 'close',
+    conflateFallback = 'close',
     onSlowClient,
     serialize = defaultSerialize,
     maxLifetime,
@@ -264,10 +296,18 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
   if (retry !== false && !(Number.isInteger(retry) && retry >= 0)) {
     throw new TypeError('createSession: `retry` must be a non-negative integer of ms or false')
   }
-  if (slowClient !== 'close' && slowClient !== 'drop-oldest') {
+  if (slowClient !== 'close' && slowClient !== 'drop-oldest' && slowClient !== 'conflate') {
     throw new TypeError(
-      `createSession: \`slowClient\` must be 'close' or 'drop-oldest', got ${JSON.stringify(slowClient)}`,
+      `createSession: \`slowClient\` must be 'close', 'drop-oldest' or 'conflate', got ${JSON.stringify(slowClient)}`,
     )
+  }
+  if (conflateFallback !== 'close' && conflateFallback !== 'drop-oldest') {
+    throw new TypeError(
+      `createSession: \`conflateFallback\` must be 'close' or 'drop-oldest', got ${JSON.stringify(conflateFallback)}`,
+    )
+  }
+  if (options.conflateFallback !== undefined && slowClient !== 'conflate') {
+    throw new TypeError("createSession: `conflateFallback` needs `slowClient: 'conflate'`")
   }
   if (onSlowClient !== undefined && typeof onSlowClient !== 'function') {
     throw new TypeError('createSession: `onSlowClient` must be a function')
@@ -288,6 +328,7 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
     serialize,
     maxQueueBytes,
     slowClient,
+    conflateFallback,
     onSlowClient,
     maxLifetime,
     lifetimeJitter,
@@ -328,7 +369,9 @@ class SseSession implements Session {
   readonly #serialize: (data: unknown) => string
   readonly #maxQueueBytes: number
   readonly #heartbeatMs: number | false
-  readonly #slowClient: SlowClientPolicy
+  // What applies past the bound: the policy, or conflate's fallback.
+  readonly #overflow: ConflateFallback
+  readonly #conflate: boolean
   #closed = false
   #controller: AbortController | undefined
   #closeListeners: Array<() => void> | undefined
@@ -336,6 +379,11 @@ class SseSession implements Session {
   #queue: Uint8Array[] = NO_FRAMES
   #head = 0
   #queuedBytes = 0
+  // Conflate only: the key of each queued slot (parallel to #queue), and the
+  // slot of each queued key. A replaced frame leaves an EMPTY hole.
+  #slotKeys: Array<string | undefined> | undefined
+  #keySlots: Map<string, number> | undefined
+  #holes = 0
   // Set when the queue crossed `maxQueueBytes` (drop-oldest), cleared once it
   // empties: `onSlowClient` reports each crossing once, not every frame.
   #overBound = false
@@ -353,7 +401,11 @@ class SseSession implements Session {
     this.#sink = sink
     this.#options = options
     this.#serialize = options.serialize
-    this.#slowClient = options.slowClient
+    this.#conflate = options.slowClient === 'conflate'
+    if (this.#conflate) this.#keySlots = new Map()
+    this.#overflow = this.#conflate
+      ? options.conflateFallback
+      : (options.slowClient as ConflateFallback)
     this.#maxQueueBytes = options.maxQueueBytes
     this.#heartbeatMs = options.heartbeat
     const { retryFrame, heartbeat: heartbeatMs, maxLifetime, lifetimeJitter } = options
@@ -406,13 +458,17 @@ class SseSession implements Session {
 
   send(data: unknown, options?: SendOptions): boolean {
     if (this.#closed) return false
+    const key = options?.key
+    if (key !== undefined && typeof key !== 'string') {
+      throw new TypeError('send: `key` must be a string')
+    }
     const frame = encode({
       data: serializeData(this.#serialize, data),
       event: options?.event,
       id: options?.id,
       retry: options?.retry,
     })
-    return this.write(textEncoder.encode(frame))
+    return this.write(textEncoder.encode(frame), undefined, key)
   }
 
   comment(text: string): boolean {
@@ -420,9 +476,9 @@ class SseSession implements Session {
     return this.write(textEncoder.encode(encodeComment(text)))
   }
 
-  write(frame: Uint8Array, now?: number): boolean {
+  write(frame: Uint8Array, now?: number, key?: string): boolean {
     if (this.#closed) return false
-    if (this.#waitingForDrain) return this.#enqueue(frame)
+    if (this.#waitingForDrain) return this.#enqueue(frame, key)
     this.#transportWrite(frame, now ?? Date.now())
     return !this.#closed
   }
@@ -480,7 +536,9 @@ class SseSession implements Session {
     if (deliver && this.#queuedBytes > 0) {
       const queue = this.#queue
       try {
-        for (let i = this.#head; i < queue.length; i++) this.#sink.write(queue[i]!)
+        for (let i = this.#head; i < queue.length; i++) {
+          if (queue[i] !== EMPTY) this.#sink.write(queue[i]!)
+        }
       } catch {
         // The transport broke while taking the rest: it is gone, and so are they.
       }
@@ -490,8 +548,7 @@ class SseSession implements Session {
     this.#heartbeatTimer = undefined
     this.#lifetimeTimer = undefined
     this.#sink.signal?.removeEventListener('abort', this.#onClientGone)
-    this.#queue = NO_FRAMES
-    this.#head = 0
+    this.#resetQueue()
     this.#queuedBytes = 0
     this.#wakeDrainWaiters()
     try {
@@ -548,36 +605,69 @@ class SseSession implements Session {
 
   #flush(): void {
     this.#waitingForDrain = false
-    const queue = this.#queue
-    while (this.#head < queue.length && !this.#waitingForDrain && !this.#closed) {
-      const frame = queue[this.#head]!
-      queue[this.#head++] = EMPTY
-      this.#queuedBytes -= frame.byteLength
-      this.#transportWrite(frame, Date.now())
+    while (this.#head < this.#queue.length && !this.#waitingForDrain && !this.#closed) {
+      const frame = this.#shift()
+      if (frame !== EMPTY) this.#transportWrite(frame, Date.now())
     }
     if (this.#head === this.#queue.length) {
-      this.#queue = NO_FRAMES
-      this.#head = 0
+      this.#resetQueue()
       this.#overBound = false
     }
     if (!this.#waitingForDrain) this.#wakeDrainWaiters()
   }
 
-  #enqueue(frame: Uint8Array): boolean {
+  #resetQueue(): void {
+    this.#queue = NO_FRAMES
+    this.#head = 0
+    this.#holes = 0
+    this.#slotKeys = undefined
+    this.#keySlots?.clear()
+  }
+
+  /** Takes the oldest slot off the queue (a frame, or an EMPTY hole). */
+  #shift(): Uint8Array {
+    const slot = this.#head++
+    const frame = this.#queue[slot]!
+    this.#queue[slot] = EMPTY
+    if (frame === EMPTY) {
+      this.#holes--
+      return frame
+    }
+    this.#queuedBytes -= frame.byteLength
+    const keys = this.#slotKeys
+    const key = keys?.[slot]
+    if (key !== undefined) {
+      keys![slot] = undefined
+      this.#keySlots!.delete(key)
+    }
+    return frame
+  }
+
+  /** Conflate: removes the queued frame with this key, if there is one. */
+  #replace(key: string): void {
+    const slot = this.#keySlots?.get(key)
+    if (slot === undefined) return
+    const old = this.#queue[slot]!
+    this.#queue[slot] = EMPTY
+    this.#slotKeys![slot] = undefined
+    this.#keySlots!.delete(key)
+    this.#queuedBytes -= old.byteLength
+    this.#holes++
+  }
+
+  #enqueue(frame: Uint8Array, key: string | undefined): boolean {
+    if (key !== undefined && this.#conflate) this.#replace(key)
     const bound = this.#maxQueueBytes
     if (this.#queuedBytes + frame.byteLength > bound) {
-      const policy = this.#slowClient
+      const policy = this.#overflow
       const info: SlowClientInfo = { queuedBytes: this.#queuedBytes, policy, dropped: 0 }
       if (policy === 'close') {
         this.#options.onSlowClient?.(this, info)
         this.#end(false, 'slow-client')
         return false
       }
-      const queue = this.#queue
-      while (this.#head < queue.length && this.#queuedBytes + frame.byteLength > bound) {
-        this.#queuedBytes -= queue[this.#head]!.byteLength
-        queue[this.#head++] = EMPTY
-        info.dropped++
+      while (this.#head < this.#queue.length && this.#queuedBytes + frame.byteLength > bound) {
+        if (this.#shift() !== EMPTY) info.dropped++
       }
       const tooLarge = frame.byteLength > bound
       if (tooLarge) info.dropped++
@@ -585,26 +675,54 @@ class SseSession implements Session {
         this.#overBound = true
         this.#options.onSlowClient?.(this, info)
       }
-      this.#compact()
-      if (tooLarge) return false
+      if (tooLarge) {
+        this.#compact()
+        return false
+      }
     }
-    if (this.#queue === NO_FRAMES) this.#queue = []
+    if (this.#queue === NO_FRAMES) {
+      this.#queue = []
+      if (this.#conflate) this.#slotKeys = []
+    }
     this.#queue.push(frame)
     this.#queuedBytes += frame.byteLength
+    if (this.#slotKeys !== undefined) {
+      this.#slotKeys.push(key)
+      if (key !== undefined) this.#keySlots!.set(key, this.#queue.length - 1)
+    }
+    this.#compact()
     return true
   }
 
   /**
-   * Drops the slots in front of `#head` once they are most of the array. A
-   * queue that never drains (drop-oldest on a stalled client) would otherwise
-   * keep one slot per frame ever sent, however few bytes it holds. Amortized
-   * O(1): each copy moves at most as many live frames as were dropped.
+   * Drops the dead slots (in front of `#head`, and holes left by conflation)
+   * once they are most of the array. A queue that never drains (a stalled
+   * client under drop-oldest or conflate) would otherwise keep one slot per
+   * frame ever sent, however few bytes it holds. Amortized O(1): each copy
+   * moves at most as many live frames as there were dead slots.
    */
   #compact(): void {
-    const head = this.#head
-    if (head < 64 || head * 2 < this.#queue.length) return
-    this.#queue = this.#queue.slice(head)
+    const dead = this.#head + this.#holes
+    if (dead < 64 || dead * 2 < this.#queue.length) return
+    const queue = this.#queue
+    const keys = this.#slotKeys
+    const live: Uint8Array[] = []
+    const liveKeys: Array<string | undefined> | undefined = keys === undefined ? undefined : []
+    this.#keySlots?.clear()
+    for (let slot = this.#head; slot < queue.length; slot++) {
+      const frame = queue[slot]!
+      if (frame === EMPTY) continue
+      live.push(frame)
+      if (liveKeys !== undefined) {
+        const key = keys![slot]
+        liveKeys.push(key)
+        if (key !== undefined) this.#keySlots!.set(key, live.length - 1)
+      }
+    }
+    this.#queue = live.length === 0 ? NO_FRAMES : live
+    this.#slotKeys = live.length === 0 ? undefined : liveKeys
     this.#head = 0
+    this.#holes = 0
   }
 
   /** Resolves when the transport can take more (at once if it can now). */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { expect, test } from 'vitest'
+import * as quotes from '../examples/quotes'
 import { GET, hub, notify, orderShipped } from '../examples/topics'
 
 const url = 'http://localhost/events'
@@ -72,4 +73,26 @@ test('the README shows the readEvents testing example as it is', () => {
     'utf8',
   )
   expect(readme).toContain(source.trim())
+})
+
+test('the README quotes example: a client that stops reading gets the newest quote of every symbol', async () => {
+  const controller = new AbortController()
+  const response = quotes.GET(new Request('http://localhost/quotes', { signal: controller.signal }))
+  await expect.poll(() => quotes.hub.size).toBe(1)
+  // Nobody reads the body: past its 64 kB buffer, quotes queue and conflate.
+  const symbols = ['ACME', 'GLOBEX', 'INITECH']
+  for (let i = 0; i < 3000; i++) await quotes.quote(symbols[i % 3]!, i)
+  const reader = response.body!.getReader()
+  const decoder = new TextDecoder()
+  let text = ''
+  while (!text.includes('"price":2999')) {
+    const { value } = await reader.read()
+    text += decoder.decode(value, { stream: true })
+  }
+  const prices = [...text.matchAll(/"price":(\d+)/g)].map((m) => Number(m[1]))
+  expect(prices.length).toBeLessThan(3000)
+  expect(prices.slice(-3)).toEqual([2997, 2998, 2999])
+  expect(prices).toEqual([...prices].sort((a, b) => a - b))
+  controller.abort()
+  await expect.poll(() => quotes.hub.size).toBe(0)
 })

@@ -16,6 +16,7 @@ test('every README code block is an example file; the install lines name what th
     'examples/prices.ts',
     'examples/workers.ts',
     'examples/parse.ts',
+    'examples/quotes.ts',
     'examples/topics.ts',
     '../express/test/readme-testing.test.ts',
   ])

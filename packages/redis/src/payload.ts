@@ -1,8 +1,9 @@
 /**
  * How an event is written to Redis, and read back.
  *
- * The payload is a JSON array built here, `[topics, data]` or
- * `[topics, data, event]`: JSON escapes whatever the data holds (line
+ * The payload is a JSON array built here, `[topics, data]`,
+ * `[topics, data, event]`, or with a conflation key
+ * `[topics, data, event | null, key]`: JSON escapes whatever the data holds (line
  * breaks, quotes, text that looks like JSON or like our own framing), so it
  * parses back to exactly what was published. The stream entry stores it in
  * its one field `e`; the live message is `<prev> <id> <payload>`, where
@@ -19,6 +20,9 @@ export const PAYLOAD_FIELD = 'e'
 
 /** Serializes an event for the log. */
 export function encodePayload(event: EngineEvent): string {
+  if (event.key !== undefined) {
+    return JSON.stringify([event.topics, event.data, event.event ?? null, event.key])
+  }
   return JSON.stringify(
     event.event === undefined
       ? [event.topics, event.data]
@@ -34,12 +38,16 @@ export function parsePayload(payload: string): EngineEvent | undefined {
   } catch {
     return undefined
   }
-  if (!Array.isArray(parsed) || parsed.length < 2 || parsed.length > 3) return undefined
-  const [topics, data, event] = parsed as [unknown, unknown, unknown]
+  if (!Array.isArray(parsed) || parsed.length < 2 || parsed.length > 4) return undefined
+  const [topics, data, event, key] = parsed as [unknown, unknown, unknown, unknown]
   if (!Array.isArray(topics) || topics.length === 0) return undefined
   if (!topics.every((topic) => typeof topic === 'string')) return undefined
   if (typeof data !== 'string') return undefined
   if (parsed.length === 3 && typeof event !== 'string') return undefined
+  if (parsed.length === 4) {
+    if (typeof key !== 'string' || !(event === null || typeof event === 'string')) return undefined
+    return { topics: topics as string[], data, event: event ?? undefined, key }
+  }
   return { topics: topics as string[], data, event: event as string | undefined }
 }
 

@@ -87,6 +87,45 @@ export function runEngineSuite(
   }
 
   describe(`engine suite: ${name}`, () => {
+    test('a conflation key is logged with its event: live and read back, with and without an event type', async () => {
+      await withBackend({}, async ({ hub }) => {
+        const engine = hub.engine
+        const shard = engine.shardOf('prices/acme')
+        const seen: Array<{ data: string; event?: string; key?: string }> = []
+        const following = engine.follow(shard, {
+          event: ({ data, event, key }) => seen.push({ data, event, key }),
+          reset: () => undefined,
+        })
+        try {
+          const start = await following.ready
+          await engine.append([shard], { topics: ['prices/acme'], data: '1', key: 'acme' })
+          await engine.append([shard], {
+            topics: ['prices/acme'],
+            data: '2',
+            event: 'price',
+            key: 'acme "quoted" \n',
+          })
+          await engine.append([shard], { topics: ['prices/acme'], data: '3' })
+          const expected = [
+            { data: '1', event: undefined, key: 'acme' },
+            { data: '2', event: 'price', key: 'acme "quoted" \n' },
+            { data: '3', event: undefined, key: undefined },
+          ]
+          await until(() => seen.length === 3, 'three live events')
+          expect(seen).toEqual(expected)
+          const read = await engine.read(shard, start)
+          expect(read.gap).toBe(false)
+          if (!read.gap) {
+            expect(read.events.map(({ data, event, key }) => ({ data, event, key }))).toEqual(
+              expected,
+            )
+          }
+        } finally {
+          following.stop()
+        }
+      })
+    })
+
     test('exact, * and ** selectors: each session receives exactly the events they match, once', async () => {
       await withBackend({}, async ({ hub }) => {
         const selectors = [

@@ -91,7 +91,8 @@ export function runEngineSuite(
       await withBackend({}, async ({ hub }) => {
         const engine = hub.engine
         const shard = engine.shardOf('prices/acme')
-        const seen: Array<{ data: string; event?: string; key?: string }> = []
+        const seen: Array<{ data: string; event?: string | undefined; key?: string | undefined }> =
+          []
         const following = engine.follow(shard, {
           event: ({ data, event, key }) => seen.push({ data, event, key }),
           reset: () => undefined,

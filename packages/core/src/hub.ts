@@ -14,6 +14,7 @@
  * frame it writes, so a broadcast is still encoded once for all sessions.
  */
 
+import { closeForDrain, closeSpread, type DrainOptions, resolveDrainOptions } from './drain'
 import { encode } from './encode'
 import type { Engine, Following, ShardEvent, ShardReadResult } from './engine'
 import { SseError } from './errors'
@@ -143,6 +144,15 @@ export interface Hub {
    * (`SSE_STORE`).
    */
   publish(topics: string | Iterable<string>, data: unknown, options?: PublishOptions): Promise<void>
+  /**
+   * Ends this hub's streams gracefully: a session subscribed from now on is
+   * sent a `retry:` hint and closed at once, and every subscribed one is
+   * sent a jittered hint and closed (reason `drain`), the closes spread
+   * evenly over `window` so clients come back gradually and resume with
+   * Last-Event-ID. Publishing goes on. Resolves once all are closed;
+   * calling it again returns the same promise.
+   */
+  drain(options?: DrainOptions): Promise<void>
   /** Stops following every shard and closes every session. Idempotent. */
   close(): void
 }
@@ -207,6 +217,7 @@ export function createHub(options: HubOptions = {}): Hub {
   const shards = new Map<number, Shard>()
   let stamp = 0
   let closed = false
+  let draining: { done: Promise<void>; retry: number } | undefined
   // The formatted cursor of every followed shard; undefined when stale.
   let currentId: string | undefined
 
@@ -591,6 +602,11 @@ export function createHub(options: HubOptions = {}): Hub {
       throw new TypeError('subscribe: this session is already subscribed; use subscription.add()')
     }
     const member = new Member(session)
+    if (draining !== undefined && !closed) {
+      member.held = undefined
+      closeForDrain(session, draining.retry)
+      return member
+    }
     if (closed || session.closed) {
       // A request that raced a shutdown is not a mistake: end its stream, and
       // the client reconnects (to another instance behind a load balancer).
@@ -771,6 +787,14 @@ export function createHub(options: HubOptions = {}): Hub {
     }
   }
 
+  function drain(drainOptions?: DrainOptions): Promise<void> {
+    if (draining !== undefined) return draining.done
+    const { window, retry } = resolveDrainOptions(drainOptions)
+    const sessions = [...members.keys()]
+    draining = { done: closeSpread(sessions, window, retry), retry }
+    return draining.done
+  }
+
   function close(): void {
     if (closed) return
     closed = true
@@ -790,6 +814,7 @@ export function createHub(options: HubOptions = {}): Hub {
     subscriptions: () => members.values(),
     subscribe,
     publish,
+    drain,
     close,
   }
 }

@@ -1,3 +1,9 @@
+export {
+  createDrainer,
+  type Drainer,
+  type DrainerOptions,
+  type DrainOptions,
+} from './drain'
 export { encode, encodeBytes, encodeComment, type SseEvent } from './encode'
 export {
   type Engine,

@@ -6,18 +6,23 @@
  * refusal and bytes on its transport.
  *
  * Per request, in order:
- * 1. the limiter (if any) reserves a slot, or the answer is `429` with
- *    `Retry-After` and nothing else happens: no session, no handler;
+ * 1. while the drainer (if any) drains, with `newStreams: 'refuse'` the
+ *    answer is `503` with `Retry-After`; then the limiter (if any) reserves
+ *    a slot, or the answer is `429` with `Retry-After`; either way nothing
+ *    else happens: no session, no handler;
  * 2. the binding sends the head (the event-stream headers win over the
  *    route's own) and hands over its transport as a sink;
  * 3. the session opens with the request's Last-Event-ID (header, else
  *    `?lastEventId=`), and gives the slot back when it closes;
- * 4. the handler runs with the session and the framework's context; if it
+ * 4. the drainer tracks the session; while it drains (`newStreams:
+ *    'close'`), the session is sent a `retry:` hint and closed at once;
+ * 5. the handler runs with the session and the framework's context; if it
  *    throws or rejects, the session closes (`closeReason` `error`, the error
  *    in `closeCause`) and the error goes to `onError`, else to the binding's
  *    own error path.
  */
 
+import type { Drainer } from './drain'
 import { readLastEventId } from './last-event-id'
 import type { LimitOption } from './limits'
 import {
@@ -87,6 +92,11 @@ export interface StreamOptions<Context> extends SessionOptions {
    */
   limit?: LimitOption<Context>
   /**
+   * Tracks this route's streams for a graceful shutdown (see
+   * `createDrainer`); give every route of a server the same one.
+   */
+  drainer?: Drainer
+  /**
    * Called when the handler throws or its promise rejects, after the session
    * was closed (its `closeReason` is `error`). The stream is already open, so
    * no error response is possible.
@@ -125,6 +135,9 @@ export interface StreamConfig<Context> extends TransportOptions {
   /** The head of the 429 over the limit. */
   readonly refusalHeaders: HeaderList
   readonly limit: LimitOption<Context> | undefined
+  readonly drainer: Drainer | undefined
+  /** The head of the 503 while draining (`newStreams: 'refuse'`). */
+  readonly drainingHeaders: HeaderList
   readonly onError: ((error: unknown, session: Session, context: Context) => void) | undefined
 }
 
@@ -170,6 +183,7 @@ export interface OpenedStream<Result> {
 }
 
 const REFUSAL_BODY = 'Too many open event streams\n'
+const DRAINING_BODY = 'This server is shutting down: reconnect later\n'
 
 /**
  * Checks a route's {@link StreamOptions} once and works out its headers.
@@ -181,7 +195,10 @@ export function resolveStreamOptions<Context>(
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('sse: `options` must be an object')
   }
-  const { headers: extra, limit, onError, highWaterMark = 65_536, lastEventId } = options
+  const { headers: extra, limit, drainer, onError, highWaterMark = 65_536, lastEventId } = options
+  if (drainer !== undefined && typeof drainer?.track !== 'function') {
+    throw new TypeError('sse: `drainer` must come from createDrainer()')
+  }
   if (onError !== undefined && typeof onError !== 'function') {
     throw new TypeError('sse: `onError` must be a function (error, session, context) => void')
   }
@@ -216,18 +233,20 @@ export function resolveStreamOptions<Context>(
     for (const cookie of parsed.getSetCookie()) own.push(['set-cookie', cookie])
   }
   const headers: HeaderList = [...own, ...Object.entries(SSE_HEADERS)]
-  const refusalHeaders: HeaderList = [
+  const refusal = (retryAfter: number): HeaderList => [
     ...own,
     ['content-type', 'text/plain; charset=utf-8'],
     ['cache-control', 'no-store'],
-    ['retry-after', String(limit?.limiter.retryAfter ?? 0)],
+    ['retry-after', String(retryAfter)],
   ]
   return {
     session: resolveSessionOptions(options),
     lastEventId,
     headers,
-    refusalHeaders,
+    refusalHeaders: refusal(limit?.limiter.retryAfter ?? 0),
     limit,
+    drainer,
+    drainingHeaders: refusal(drainer?.retryAfter ?? 0),
     onError,
     highWaterMark,
   }
@@ -250,6 +269,11 @@ export function openStream<Context, Result>(
   config: StreamConfig<Context>,
   handler?: StreamHandler<Context>,
 ): OpenedStream<Result> {
+  const drainer = config.drainer
+  if (drainer?.draining && drainer.newStreams === 'refuse') {
+    const result = binding.refuse(context, 503, config.drainingHeaders, DRAINING_BODY)
+    return { result, session: undefined }
+  }
   let release: (() => void) | undefined
   const limit = config.limit
   if (limit !== undefined) {
@@ -274,6 +298,12 @@ export function openStream<Context, Result>(
   }
   if (release !== undefined) (session as Session & Closable)[kOnClose](release)
   opened.started?.()
+  if (drainer !== undefined) {
+    const draining = drainer.draining
+    drainer.track(session)
+    // Draining: it got its `retry:` hint and is closed; the handler never runs.
+    if (draining) return { result: opened.result, session }
+  }
   if (handler !== undefined) run(binding, context, config, handler, session)
   return { result: opened.result, session }
 }

@@ -29,11 +29,12 @@ export interface SseSink {
 /**
  * Why a session closed: `client` (it disconnected), `server` (`close()` was
  * called, by the application or a hub shutting down), `slow-client` (the
- * `close` policy), `lifetime` (`maxLifetime` ran out), `error` (the
+ * `close` policy), `lifetime` (`maxLifetime` ran out), `drain` (a drainer
+ * or `hub.drain` ended it to shut down gracefully), `error` (the
  * transport failed, or the binding's handler threw or rejected; the error
  * is in `closeCause`).
  */
-export type CloseReason = 'client' | 'server' | 'slow-client' | 'lifetime' | 'error'
+export type CloseReason = 'client' | 'server' | 'slow-client' | 'lifetime' | 'drain' | 'error'
 
 /**
  * What to do with a client that reads slower than the server sends:

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { type Hub, readEvents } from '@sse/core'
 import { exampleUrl, readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
+import { expectGracefulShutdown } from '@sse/test-utils/shutdown'
 import type { Express } from 'express'
 import { afterAll, expect, test } from 'vitest'
 
@@ -24,6 +25,7 @@ test('every README code block is an example file; the install line names what th
   expect(examples.map((e) => e.file)).toEqual([
     'examples/news.ts',
     'examples/chat.ts',
+    'examples/shutdown.ts',
     'examples/limits.ts',
   ])
 })
@@ -131,3 +133,7 @@ test('examples/chat.ts (ESM and CommonJS): POST /chat streams the tokens, then e
   )
   expect(viaRequire).toEqual(['You', 'said:', 'ok'])
 })
+
+test('examples/shutdown.ts: on SIGTERM every stream gets a retry hint, the closes spread over the window, and the process exits', async () => {
+  await expectGracefulShutdown(packageDir, 'examples/shutdown.ts')
+}, 30_000)

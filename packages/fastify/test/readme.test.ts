@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { type Hub, readEvents } from '@sse/core'
 import { readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
+import { expectGracefulShutdown } from '@sse/test-utils/shutdown'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, expect, test } from 'vitest'
 
@@ -14,7 +15,11 @@ afterAll(async () => {
 })
 
 test('every README code block is an example file; the install line names what they import', () => {
-  expect(examples.map((e) => e.file)).toEqual(['examples/news.ts', 'examples/ticks.ts'])
+  expect(examples.map((e) => e.file)).toEqual([
+    'examples/news.ts',
+    'examples/ticks.ts',
+    'examples/shutdown.ts',
+  ])
 })
 
 test('examples/news.ts (ESM): sse() on /news and reply.sse() on /rooms/:id stream their topics', async () => {
@@ -73,3 +78,7 @@ test('examples/ticks.ts (CommonJS): the same through require', async () => {
   })
   expect(seen).toEqual([3, ['the tick source failed']])
 })
+
+test('examples/shutdown.ts: on SIGTERM every stream gets a retry hint, the closes spread over the window, and the process exits', async () => {
+  await expectGracefulShutdown(packageDir, 'examples/shutdown.ts')
+}, 30_000)

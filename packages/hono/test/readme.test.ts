@@ -2,6 +2,7 @@ import type { Server } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { type Hub, readEvents } from '@sse/core'
 import { exampleUrl, readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
+import { expectGracefulShutdown } from '@sse/test-utils/shutdown'
 import type { Hono } from 'hono'
 import { expect, test } from 'vitest'
 
@@ -11,7 +12,11 @@ const example = (file: string) => examples.find((e) => e.file === file)!
 process.env.PORT = '0'
 
 test('every README code block is an example file; the install line names what they import', () => {
-  expect(examples.map((e) => e.file)).toEqual(['examples/rooms.ts', 'examples/clock.ts'])
+  expect(examples.map((e) => e.file)).toEqual([
+    'examples/rooms.ts',
+    'examples/shutdown.ts',
+    'examples/clock.ts',
+  ])
 })
 
 test('examples/rooms.ts (ESM) on @hono/node-server: POST to a room reaches that room only', async () => {
@@ -59,3 +64,7 @@ test('examples/clock.ts (ESM and CommonJS): the default export answers fetch wit
   )
   expect(viaRequire).toEqual(['tick'])
 })
+
+test('examples/shutdown.ts: on SIGTERM every stream gets a retry hint, the closes spread over the window, and the process exits', async () => {
+  await expectGracefulShutdown(packageDir, 'examples/shutdown.ts')
+}, 30_000)

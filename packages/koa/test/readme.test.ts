@@ -2,6 +2,7 @@ import type { Server } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { type Hub, readEvents } from '@sse/core'
 import { exampleUrl, readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
+import { expectGracefulShutdown } from '@sse/test-utils/shutdown'
 import { expect, test } from 'vitest'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
@@ -9,7 +10,7 @@ const examples = readmeExamples(packageDir)
 process.env.PORT = '0'
 
 test('every README code block is an example file; the install line names what they import', () => {
-  expect(examples.map((e) => e.file)).toEqual(['examples/news.ts'])
+  expect(examples.map((e) => e.file)).toEqual(['examples/news.ts', 'examples/shutdown.ts'])
 })
 
 test('examples/news.ts (ESM): /news for everyone, /me for the user in ctx.state, CORS kept', async () => {
@@ -42,3 +43,7 @@ test('examples/news.ts (CommonJS, the built package): the same through require',
   })
   expect(seen).toEqual(['for cy'])
 })
+
+test('examples/shutdown.ts: on SIGTERM every stream gets a retry hint, the closes spread over the window, and the process exits', async () => {
+  await expectGracefulShutdown(packageDir, 'examples/shutdown.ts')
+}, 30_000)

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { type Hub, readEvents } from '@sse/core'
 import { tls } from '@sse/test-utils'
 import { exampleUrl, readmeExamples, runAsCommonJs } from '@sse/test-utils/docs'
+import { expectGracefulShutdown } from '@sse/test-utils/shutdown'
 import { afterAll, expect, test } from 'vitest'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
@@ -31,6 +32,7 @@ test('every README code block is an example file; the install line names what th
     'examples/clock.ts',
     'examples/http2.ts',
     'examples/open-session.ts',
+    'examples/shutdown.ts',
   ])
 })
 
@@ -151,3 +153,7 @@ test('examples/open-session.ts (ESM and CommonJS): /events ticks, other paths ar
   )
   expect(viaRequire).toEqual(['tick'])
 })
+
+test('examples/shutdown.ts: on SIGTERM every stream gets a retry hint, the closes spread over the window, and the process exits', async () => {
+  await expectGracefulShutdown(packageDir, 'examples/shutdown.ts')
+}, 30_000)

@@ -1,0 +1,26 @@
+import Router from '@koa/router'
+import { createDrainer, createHub } from '@sse/core'
+import { sse } from '@sse/koa'
+import Koa from 'koa'
+
+const hub = createHub()
+// One drainer for every stream route of the app.
+const drainer = createDrainer()
+const app = new Koa()
+const router = new Router()
+router.get(
+  '/news',
+  sse((session) => hub.subscribe(session, 'news').ready, { drainer }),
+)
+app.use(router.routes())
+
+export const server = app.listen(Number(process.env.PORT ?? 3000))
+
+// A deploy sends SIGTERM: take no new streams, close the open ones spread
+// over the window (each told to come back in about 2 s, to another
+// instance, resuming from its Last-Event-ID), then close the server.
+process.once('SIGTERM', async () => {
+  await drainer.drain({ window: Number(process.env.DRAIN_WINDOW_MS ?? 10_000) })
+  server.close()
+  hub.close()
+})

@@ -1,0 +1,20 @@
+import { createServer } from 'node:http'
+import { createDrainer, createHub } from '@sse/core'
+import { sse } from '@sse/node-http'
+
+const hub = createHub()
+// One drainer for every stream route of the server.
+const drainer = createDrainer()
+
+export const server = createServer(
+  sse((session) => hub.subscribe(session, 'news').ready, { drainer }),
+).listen(Number(process.env.PORT ?? 3000))
+
+// A deploy sends SIGTERM: take no new streams, close the open ones spread
+// over the window (each told to come back in about 2 s, to another
+// instance, resuming from its Last-Event-ID), then close the server.
+process.once('SIGTERM', async () => {
+  await drainer.drain({ window: Number(process.env.DRAIN_WINDOW_MS ?? 10_000) })
+  server.close()
+  hub.close()
+})

@@ -26,6 +26,7 @@ import { defaults, hasGc, type Row } from './measure'
 import * as parse from './parse'
 import * as redis from './redis'
 import * as slowClient from './slow-client'
+import * as storm from './storm'
 import * as topics from './topics'
 
 interface Question {
@@ -35,7 +36,7 @@ interface Question {
   run(caseName: string): Promise<Row[]>
 }
 
-const questions: Question[] = [parse, encode, broadcast, fanout, redis, topics, slowClient]
+const questions: Question[] = [parse, encode, broadcast, fanout, redis, topics, slowClient, storm]
 
 const CHILD = '--case'
 

@@ -16,7 +16,7 @@
 
 import { closeForDrain, closeSpread, type DrainOptions, resolveDrainOptions } from './drain'
 import { encode } from './encode'
-import type { Engine, Following, ShardEvent, ShardReadResult } from './engine'
+import type { Engine, Following, MaybePromise, ShardEvent, ShardReadResult } from './engine'
 import { SseError } from './errors'
 import { type Cursor, formatEventId, parseEventId } from './event-id'
 import { createMemoryEngine } from './memory-engine'
@@ -57,6 +57,16 @@ export interface HubOptions {
   maxSelectors?: number
   /** The most topics one event may be published to. @defaultValue 16 */
   maxTopicsPerEvent?: number
+  /**
+   * Resuming sessions that need the same shard's history from the same
+   * position while no new event has arrived share one read (in flight or
+   * done), Centrifugo's singleflight: when thousands of clients reconnect at
+   * once, most from the same position, history is read once, not once per
+   * client. `false` reads once per session (to measure the difference).
+   *
+   * @defaultValue true
+   */
+  coalesceReads?: boolean
 }
 
 /** Why a session could not be resumed. */
@@ -178,7 +188,16 @@ interface Shard {
   ready: Promise<void>
   // Subscriptions waiting for the cursor to reach a position (see catchUp).
   waiters: Array<{ position: string; done: () => void }>
+  // History reads by position, shared while the cursor stays where it was
+  // when they were issued (see readHistory); cleared when it moves.
+  reads: Map<string, MaybePromise<ShardReadResult>> | undefined
 }
+
+/** Characters of replayed frames written at once. */
+const REPLAY_BATCH = 16_384
+
+/** The most distinct positions a shard shares reads for between two events. */
+const MAX_SHARED_READS = 1024
 
 /** The longest conflation key a publish may carry. */
 const MAX_KEY_LENGTH = 256
@@ -205,6 +224,7 @@ export function createHub(options: HubOptions = {}): Hub {
   const maxHeld = options.maxReplayBufferBytes ?? 1_048_576
   const maxSelectors = options.maxSelectors ?? 64
   const maxTopics = options.maxTopicsPerEvent ?? 16
+  const coalesceReads = options.coalesceReads ?? true
   if (!(Number.isInteger(maxSelectors) && maxSelectors >= 1)) {
     throw new TypeError('createHub: `maxSelectors` must be an integer >= 1')
   }
@@ -217,6 +237,7 @@ export function createHub(options: HubOptions = {}): Hub {
   const shards = new Map<number, Shard>()
   let stamp = 0
   let closed = false
+  const bodies = new WeakMap<ShardEvent, string>()
   let draining: { done: Promise<void>; retry: number } | undefined
   // The formatted cursor of every followed shard; undefined when stale.
   let currentId: string | undefined
@@ -270,6 +291,7 @@ export function createHub(options: HubOptions = {}): Hub {
       entry: undefined,
       ready: undefined!,
       waiters: [],
+      reads: undefined,
     }
     shards.set(shard, state)
     state.following = engine.follow(shard, {
@@ -280,6 +302,7 @@ export function createHub(options: HubOptions = {}): Hub {
       state.start = position
       if (state.cursor === undefined && shards.get(shard) === state) {
         state.cursor = position
+        state.reads = undefined
         state.entry = undefined
         currentId = undefined
       }
@@ -329,6 +352,7 @@ export function createHub(options: HubOptions = {}): Hub {
   function deliver(shard: number, state: Shard, event: ShardEvent): void {
     if (shards.get(shard) !== state) return
     state.cursor = event.position
+    state.reads = undefined
     state.entry = undefined
     currentId = undefined
     if (state.waiters.length > 0) {
@@ -423,8 +447,13 @@ export function createHub(options: HubOptions = {}): Hub {
   }
 
   function bodyOf(event: ShardEvent): string | undefined {
+    // A read shared by many resuming sessions shares its events: encode each once.
+    const known = bodies.get(event)
+    if (known !== undefined) return known
     try {
-      return encode({ data: event.data, event: event.event })
+      const body = encode({ data: event.data, event: event.event })
+      bodies.set(event, body)
+      return body
     } catch (error) {
       // Another process (or whoever writes to the engine) logged an event no
       // hub would publish: skip it rather than corrupt streams.
@@ -436,6 +465,7 @@ export function createHub(options: HubOptions = {}): Hub {
   function resetShard(shard: number, state: Shard, position: string): void {
     if (shards.get(shard) !== state) return
     state.cursor = position
+    state.reads = undefined
     state.entry = undefined
     currentId = undefined
     // Resuming sessions waiting for positions the log may no longer reach:
@@ -623,6 +653,30 @@ export function createHub(options: HubOptions = {}): Hub {
     return member
   }
 
+  /**
+   * Reads `shard`'s history after `position`, sharing a read issued while
+   * the cursor stood where it stands now. Safe because this session began
+   * holding live events before asking: whatever that read misses arrived
+   * after it was issued, so after the cursor last moved, so after this
+   * session started holding. A failed read is not kept.
+   */
+  function readHistory(shard: number, position: string): MaybePromise<ShardReadResult> {
+    if (!coalesceReads) return engine.read(shard, position)
+    const state = shards.get(shard)!
+    const known = state.reads?.get(position)
+    if (known !== undefined) return known
+    const read = engine.read(shard, position)
+    state.reads ??= new Map()
+    if (state.reads.size >= MAX_SHARED_READS) return read
+    state.reads.set(position, read)
+    if (read instanceof Promise) {
+      read.catch(() => {
+        if (state.reads?.get(position) === read) state.reads.delete(position)
+      })
+    }
+    return read
+  }
+
   /** Holds live events, reads history, then writes both in order and goes live. */
   async function start(member: Member, lastEventId: string | undefined): Promise<void> {
     const session = member.session
@@ -648,7 +702,7 @@ export function createHub(options: HubOptions = {}): Hub {
       } else if (gap === undefined) {
         const from = base!
         await Promise.all(
-          needed.map(async (shard) => reads.set(shard, await engine.read(shard, from.get(shard)!))),
+          needed.map(async (shard) => reads.set(shard, await readHistory(shard, from.get(shard)!))),
         )
         if (!alive()) return
         for (const result of reads.values()) if (result.gap) gap ??= result.reason
@@ -714,21 +768,38 @@ export function createHub(options: HubOptions = {}): Hub {
       if (through === undefined || engine.compare(item.position, through) > 0) out.push(item)
     }
     // Across shards in time order; within a shard positions order exactly (stable sort).
+    // One shard: already in order (history, then the held events after it).
+    if (member.neededShards().length === 1) return out
     return out.sort((a, b) => engine.compare(a.position, b.position))
   }
 
+  /**
+   * Writes what a session is owed. Unkeyed frames go out in batches of up
+   * to {@link REPLAY_BATCH} characters (one encode and one write for many);
+   * a keyed one alone, so that it can conflate.
+   */
   function writeInOrder(member: Member, base: Cursor, items: ReturnType<typeof pending>): void {
+    const session = member.session
     const running: Cursor = new Map(base)
+    let batch = ''
     for (const item of items) {
       const body = item.body ?? bodyOf(item.event!)
       running.set(item.shard, item.position)
       if (body === undefined) continue
-      member.session.write(
-        textEncoder.encode('id: ' + formatEventId(running) + '\n' + body),
-        undefined,
-        item.key,
-      )
+      const frame = 'id: ' + formatEventId(running) + '\n' + body
+      if (item.key !== undefined) {
+        if (batch !== '') session.write(textEncoder.encode(batch))
+        batch = ''
+        session.write(textEncoder.encode(frame), undefined, item.key)
+        continue
+      }
+      batch += frame
+      if (batch.length >= REPLAY_BATCH) {
+        session.write(textEncoder.encode(batch))
+        batch = ''
+      }
     }
+    if (batch !== '') session.write(textEncoder.encode(batch))
   }
 
   function publish(

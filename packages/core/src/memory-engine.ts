@@ -120,6 +120,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       }
     },
     isPosition: (position) => seqOf(position) !== undefined,
-    compare: (a, b) => seqOf(a)! - seqOf(b)!,
+    // Both valid (isPosition passed): no need to check them again.
+    compare: (a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)),
   }
 }

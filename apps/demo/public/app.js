@@ -4,6 +4,7 @@
 // them all. The chat uses @sse/client through the import map (chat.js).
 import { renderChart } from './chart.js'
 import { setupChat } from './chat.js'
+import { startMetricsPanel } from './metrics.js'
 import { setupNotifyForm, showNotice } from './notices.js'
 import { setPresence } from './presence.js'
 
@@ -48,6 +49,8 @@ const state = {
   replayedByTopic: {},
   markNext: false,
   resynced: null,
+  /** The last /metrics poll, summed by metric name (metrics.js). */
+  metrics: {},
 }
 window.demo = state
 
@@ -310,3 +313,4 @@ $('drop').addEventListener('click', () => {
 
 setupNotifyForm()
 setupChat(() => state.chats++)
+startMetricsPanel(state)

@@ -6,11 +6,12 @@
 // sharing the engine.
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { createHub, type Hub } from '@sse/core'
+import { createHub, createInstrumentation, type Hub } from '@sse/core'
 import { openSession } from '@sse/node-http'
 import { fakeTokens } from './chat'
 import type { DemoEngine } from './engine'
 import { HttpError, readJson, readText, sendFile, sendJson, staticFile } from './http'
+import { createMetrics } from './metrics'
 import { trackPresence } from './presence'
 import { type Notice, type Point, recordRecent } from './recent'
 import { CHART, NOTICES, selectorsFor, userName, userTopic } from './topics'
@@ -48,7 +49,14 @@ export function createDemo(options: DemoOptions): Demo {
   const onError = options.onError ?? ((error: unknown) => console.error(error))
   let closing = false
 
-  const hub = createHub({ engine: engine.engine, onError: (error) => onError(error) })
+  // Every stream and the hub count into one instrumentation, served on /metrics.
+  const instrumentation = createInstrumentation()
+  const metrics = createMetrics(instrumentation)
+  const hub = createHub({
+    engine: engine.engine,
+    instrumentation,
+    onError: (error) => onError(error),
+  })
   const recorder = recordRecent(hub, { points: 120, notices: 30 })
   const presence = trackPresence(hub, { instance: () => instance(), onError })
 
@@ -76,6 +84,7 @@ export function createDemo(options: DemoOptions): Demo {
     if (url.pathname === '/notify' && post) return notify(req, res)
     if (url.pathname === '/chat' && post) return chat(req, res)
     if (url.pathname === '/drop' && post) return drop(res)
+    if (url.pathname === '/metrics' && method === 'GET') return metrics.handle(req, res)
     const file = staticFile(url.pathname)
     if (file !== undefined && (method === 'GET' || method === 'HEAD')) return sendFile(res, file)
     sendJson(res, file === undefined && !isRoute(url.pathname) ? 404 : 405, {
@@ -88,7 +97,7 @@ export function createDemo(options: DemoOptions): Demo {
     // cookie, a token); the demo's "login" is the query. Either way the
     // server picks the selectors, and a bad name is a 400 before any stream.
     const user = userName(url.searchParams.get('user'))
-    const session = openSession(req, res, { retry })
+    const session = openSession(req, res, { retry, instrumentation })
     if (session === undefined || session.closed) return
     const topics = selectorsFor(user)
     const subscription = hub.subscribe(session, topics)
@@ -123,7 +132,7 @@ export function createDemo(options: DemoOptions): Demo {
   async function chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const prompt = readText(await readJson(req, 4096), 'prompt', MAX_PROMPT_LENGTH)
     // A one-off answer: nothing to resume, so no retry hint.
-    const session = openSession(req, res, { retry: false })!
+    const session = openSession(req, res, { retry: false, instrumentation })!
     await session.pipe(fakeTokens(prompt, options.tokenDelay), { event: 'token', close: true })
   }
 
@@ -169,6 +178,7 @@ export function createDemo(options: DemoOptions): Demo {
       clearInterval(timer)
       await presence.close()
       hub.close()
+      await metrics.close()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
@@ -176,7 +186,7 @@ export function createDemo(options: DemoOptions): Demo {
 }
 
 function isRoute(pathname: string): boolean {
-  return ['/events', '/notify', '/chat', '/drop'].includes(pathname)
+  return ['/events', '/notify', '/chat', '/drop', '/metrics'].includes(pathname)
 }
 
 function round(value: number): number {

@@ -110,6 +110,17 @@ describe.skipIf(!hasChromium)('the demo page in Chromium', () => {
     expect(await page.locator('#chart path.line').count()).toBe(1)
   })
 
+  test("the metrics panel shows this instance's instruments from GET /metrics, live", async () => {
+    await expect.poll(() => page.locator('#metric-open').textContent(), WAIT).toBe('1')
+    const frames = Number(await page.locator('#metric-frames').textContent())
+    expect(frames).toBeGreaterThan(0)
+    // Points keep coming, so a second later more frames were written.
+    await expect
+      .poll(async () => Number(await page.locator('#metric-frames').textContent()), WAIT)
+      .toBeGreaterThan(frames)
+    expect(await page.locator('#metric-gaps').textContent()).toBe('0')
+  })
+
   test('a notification typed in the page comes back through the stream, to everyone', async () => {
     await expect.poll(() => page.locator('#notices li').count(), WAIT).toBe(SEEDED.length)
     await page.fill('#notify-text', 'Hello from headless Chromium')

@@ -185,6 +185,36 @@ test('POST /drop closes every tab stream and says how many', async () => {
   expect(running.demo.tabs).toBe(0)
 })
 
+test('GET /metrics: the streams, frames and bytes in Prometheus format, through the OpenTelemetry exporter', async () => {
+  await waitFor(() => running.demo.tabs === 0)
+  const sample = async (name: string): Promise<number> => {
+    const text = await (await fetch(`${running.url}/metrics`)).text()
+    let sum = 0
+    for (const match of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) {
+      sum += Number(match[1])
+    }
+    return sum
+  }
+  const response = await fetch(`${running.url}/metrics`)
+  expect(response.headers.get('content-type')).toMatch(/^text\/plain/)
+  const opened = await sample('sse_streams_opened_total')
+  const bytes = await sample('sse_bytes_written_total')
+  const streams = await Promise.all([
+    openStream(running.url, 'ada'),
+    openStream(running.url, 'bob'),
+  ])
+  const ended = streams.map((stream) => readEvents(stream))
+  await waitFor(() => running.demo.tabs === 2)
+  expect(await sample('sse_streams_open')).toBe(2)
+  expect(await sample('sse_streams_opened_total')).toBe(opened + 2)
+  await chartMoves(running.url, 2)
+  expect(await sample('sse_bytes_written_total')).toBeGreaterThan(bytes)
+  await post('/drop', '')
+  await Promise.all(ended)
+  expect(await sample('sse_streams_open')).toBe(0)
+  expect(await sample('sse_streams_closed_total')).toBeGreaterThanOrEqual(2)
+})
+
 test('serves the page, its scripts and the vendored builds, and nothing else', async () => {
   const page = await fetch(`${running.url}/`)
   expect(page.headers.get('content-type')).toMatch(/^text\/html/)

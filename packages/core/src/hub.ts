@@ -19,6 +19,7 @@ import { encode } from './encode'
 import type { Engine, Following, MaybePromise, ShardEvent, ShardReadResult } from './engine'
 import { SseError } from './errors'
 import { type Cursor, formatEventId, parseEventId } from './event-id'
+import { countersOf, type Instrumentation, type StoreOperation } from './instrumentation'
 import { createMemoryEngine } from './memory-engine'
 import { backgroundTimer, defaultSerialize, kOnClose, type Session, serializeData } from './session'
 import { assertSelector, assertTopic, isPattern, selectorMatches, TopicIndex } from './topics'
@@ -67,6 +68,12 @@ export interface HubOptions {
    * @defaultValue true
    */
   coalesceReads?: boolean
+  /**
+   * Counts replays, gaps and store calls (their time and failures); see
+   * `createInstrumentation`. Give the same one to the `sse()` routes for the
+   * streams themselves.
+   */
+  instrumentation?: Instrumentation
 }
 
 /** Why a session could not be resumed. */
@@ -193,6 +200,9 @@ interface Shard {
   reads: Map<string, MaybePromise<ShardReadResult>> | undefined
 }
 
+/** Milliseconds, as precise as the runtime gives them (Workers: per request). */
+const now = (): number => (typeof performance === 'undefined' ? Date.now() : performance.now())
+
 /** Characters of replayed frames written at once. */
 const REPLAY_BATCH = 16_384
 
@@ -225,6 +235,7 @@ export function createHub(options: HubOptions = {}): Hub {
   const maxSelectors = options.maxSelectors ?? 64
   const maxTopics = options.maxTopicsPerEvent ?? 16
   const coalesceReads = options.coalesceReads ?? true
+  const counters = countersOf(options.instrumentation, 'createHub')
   if (!(Number.isInteger(maxSelectors) && maxSelectors >= 1)) {
     throw new TypeError('createHub: `maxSelectors` must be an integer >= 1')
   }
@@ -480,6 +491,7 @@ export function createHub(options: HubOptions = {}): Hub {
 
   function resync(member: Member, lastEventId: string | undefined, reason: GapInfo['reason']) {
     const session = member.session
+    counters?.gap(reason)
     options.onGap?.(session, { lastEventId, reason })
     if (resyncEvent === false) {
       writePosition(session)
@@ -661,11 +673,11 @@ export function createHub(options: HubOptions = {}): Hub {
    * session started holding. A failed read is not kept.
    */
   function readHistory(shard: number, position: string): MaybePromise<ShardReadResult> {
-    if (!coalesceReads) return engine.read(shard, position)
+    if (!coalesceReads) return timed('read', () => engine.read(shard, position))
     const state = shards.get(shard)!
     const known = state.reads?.get(position)
     if (known !== undefined) return known
-    const read = engine.read(shard, position)
+    const read = timed('read', () => engine.read(shard, position))
     state.reads ??= new Map()
     if (state.reads.size >= MAX_SHARED_READS) return read
     state.reads.set(position, read)
@@ -675,6 +687,28 @@ export function createHub(options: HubOptions = {}): Hub {
       })
     }
     return read
+  }
+
+  /** Runs a store call, telling the instrumentation how long it took and whether it failed. */
+  function timed<T>(operation: StoreOperation, call: () => MaybePromise<T>): MaybePromise<T> {
+    if (counters === undefined) return call()
+    const started = now()
+    let result: MaybePromise<T>
+    try {
+      result = call()
+    } catch (error) {
+      counters.store(operation, (now() - started) / 1000, true)
+      throw error
+    }
+    if (!(result instanceof Promise)) {
+      counters.store(operation, (now() - started) / 1000, false)
+      return result
+    }
+    result.then(
+      () => counters.store(operation, (now() - started) / 1000, false),
+      () => counters.store(operation, (now() - started) / 1000, true),
+    )
+    return result
   }
 
   /** Holds live events, reads history, then writes both in order and goes live. */
@@ -724,7 +758,13 @@ export function createHub(options: HubOptions = {}): Hub {
       resync(member, lastEventId, gap)
       return
     }
-    writeInOrder(member, base!, pending(member, base!, reads, held))
+    const items = pending(member, base!, reads, held)
+    writeInOrder(member, base!, items)
+    if (counters !== undefined) {
+      let replayed = 0
+      for (const item of items) if (item.event !== undefined) replayed++
+      if (replayed > 0) counters.replayed(replayed)
+    }
     writePosition(session)
   }
 
@@ -842,11 +882,13 @@ export function createHub(options: HubOptions = {}): Hub {
     }
     const targets = [...new Set(list.map((topic) => engine.shardOf(topic)))].sort((a, b) => a - b)
     try {
-      const appended = engine.append(
-        targets,
-        key === undefined
-          ? { topics: list, data: text, event }
-          : { topics: list, data: text, event, key },
+      const appended = timed('append', () =>
+        engine.append(
+          targets,
+          key === undefined
+            ? { topics: list, data: text, event }
+            : { topics: list, data: text, event, key },
+        ),
       )
       if (appended === undefined) return Promise.resolve()
       return Promise.resolve(appended).then(

@@ -27,6 +27,13 @@ export {
   type SubscribeOptions,
   type Subscription,
 } from './hub'
+export {
+  createInstrumentation,
+  type GapReason,
+  type Instrumentation,
+  type InstrumentationListener,
+  type StoreOperation,
+} from './instrumentation'
 export { MAX_LAST_EVENT_ID_LENGTH, readLastEventId } from './last-event-id'
 export {
   type ConnectionLimiter,

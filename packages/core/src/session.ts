@@ -1,5 +1,6 @@
 import { encode, encodeComment } from './encode'
 import { SseError } from './errors'
+import { type Counters, countersOf, type Instrumentation } from './instrumentation'
 
 /**
  * What an adapter gives a session: the transport's write, drain and close, and
@@ -134,6 +135,11 @@ export interface SessionOptions {
    * @defaultValue 0.2
    */
   lifetimeJitter?: number
+  /**
+   * Counts this session's stream, frames, bytes, queue and slow-client
+   * actions (see `createInstrumentation`; `@sse/opentelemetry` exports it).
+   */
+  instrumentation?: Instrumentation
 }
 
 /** Options for {@link Session.send}. */
@@ -269,6 +275,7 @@ export interface ResolvedSessionOptions {
   readonly onSlowClient: ((session: Session, info: SlowClientInfo) => void) | undefined
   readonly maxLifetime: number | undefined
   readonly lifetimeJitter: number
+  readonly counters: Counters | undefined
 }
 
 /**
@@ -333,6 +340,7 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
     onSlowClient,
     maxLifetime,
     lifetimeJitter,
+    counters: countersOf(options.instrumentation, 'createSession'),
   }
 }
 
@@ -396,6 +404,8 @@ class SseSession implements Session {
   #closeReason: CloseReason | undefined
   #closeCause: unknown
   readonly #onClientGone = (): void => this.#end(false, 'client')
+  readonly #counters: Counters | undefined
+  #openedAt = 0
 
   constructor(sink: SseSink, options: ResolvedSessionOptions, lastEventId: string | undefined) {
     this.lastEventId = lastEventId
@@ -409,6 +419,15 @@ class SseSession implements Session {
       : (options.slowClient as ConflateFallback)
     this.#maxQueueBytes = options.maxQueueBytes
     this.#heartbeatMs = options.heartbeat
+    if (sink.onClientGone === undefined && sink.signal === undefined) {
+      throw new TypeError('createSession: the sink needs `signal` or `onClientGone`')
+    }
+    const counters = options.counters
+    this.#counters = counters
+    if (counters !== undefined) {
+      this.#openedAt = Date.now()
+      counters.streamOpened()
+    }
     const { retryFrame, heartbeat: heartbeatMs, maxLifetime, lifetimeJitter } = options
 
     if (sink.onClientGone !== undefined) {
@@ -420,8 +439,6 @@ class SseSession implements Session {
         return
       }
       sink.signal.addEventListener('abort', this.#onClientGone, { once: true })
-    } else {
-      throw new TypeError('createSession: the sink needs `signal` or `onClientGone`')
     }
     if (retryFrame !== undefined) this.write(retryFrame)
     if (heartbeatMs !== false) this.#armHeartbeat(heartbeatMs)
@@ -550,6 +567,11 @@ class SseSession implements Session {
     this.#lifetimeTimer = undefined
     this.#sink.signal?.removeEventListener('abort', this.#onClientGone)
     this.#resetQueue()
+    const counters = this.#counters
+    if (counters !== undefined) {
+      counters.queuedBytes -= this.#queuedBytes
+      counters.streamClosed(reason, (Date.now() - this.#openedAt) / 1000)
+    }
     this.#queuedBytes = 0
     this.#wakeDrainWaiters()
     try {
@@ -589,6 +611,11 @@ class SseSession implements Session {
 
   #transportWrite(frame: Uint8Array, now: number): void {
     this.#lastWrite = now
+    const counters = this.#counters
+    if (counters !== undefined) {
+      counters.framesWritten++
+      counters.bytesWritten += frame.byteLength
+    }
     let accepted: boolean
     try {
       accepted = this.#sink.write(frame)
@@ -635,6 +662,7 @@ class SseSession implements Session {
       return frame
     }
     this.#queuedBytes -= frame.byteLength
+    if (this.#counters !== undefined) this.#counters.queuedBytes -= frame.byteLength
     const keys = this.#slotKeys
     const key = keys?.[slot]
     if (key !== undefined) {
@@ -654,6 +682,10 @@ class SseSession implements Session {
     this.#keySlots!.delete(key)
     this.#queuedBytes -= old.byteLength
     this.#holes++
+    if (this.#counters !== undefined) {
+      this.#counters.queuedBytes -= old.byteLength
+      this.#counters.framesConflated++
+    }
   }
 
   #enqueue(frame: Uint8Array, key: string | undefined): boolean {
@@ -664,6 +696,7 @@ class SseSession implements Session {
       const info: SlowClientInfo = { queuedBytes: this.#queuedBytes, policy, dropped: 0 }
       if (policy === 'close') {
         this.#options.onSlowClient?.(this, info)
+        this.#counters?.slowClient('close')
         this.#end(false, 'slow-client')
         return false
       }
@@ -672,9 +705,11 @@ class SseSession implements Session {
       }
       const tooLarge = frame.byteLength > bound
       if (tooLarge) info.dropped++
+      if (this.#counters !== undefined) this.#counters.framesDropped += info.dropped
       if (!this.#overBound) {
         this.#overBound = true
         this.#options.onSlowClient?.(this, info)
+        this.#counters?.slowClient('drop-oldest')
       }
       if (tooLarge) {
         this.#compact()
@@ -687,6 +722,7 @@ class SseSession implements Session {
     }
     this.#queue.push(frame)
     this.#queuedBytes += frame.byteLength
+    if (this.#counters !== undefined) this.#counters.queuedBytes += frame.byteLength
     if (this.#slotKeys !== undefined) {
       this.#slotKeys.push(key)
       if (key !== undefined) this.#keySlots!.set(key, this.#queue.length - 1)

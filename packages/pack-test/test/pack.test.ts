@@ -19,6 +19,7 @@ const published: Record<string, string> = {
   '@sse/redis': 'createRedisEngine',
   '@sse/client': 'connect',
   '@sse/react': 'useEventSource',
+  '@sse/opentelemetry': 'registerMetrics',
 }
 let project: string
 
@@ -31,7 +32,7 @@ beforeAll(() => {
   const tarballs = readdirSync(project).filter((f) => f.endsWith('.tgz'))
   expect(tarballs).toHaveLength(Object.keys(published).length)
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
-  // Peers are the user's choice; install only the two these modules load at
+  // Peers are the user's choice; install only the three these modules load at
   // runtime (the framework adapters import their frameworks as types only).
   execFileSync(
     'npm',
@@ -44,6 +45,7 @@ beforeAll(() => {
       ...tarballs.map((t) => `./${t}`),
       'ioredis@^6',
       'react@^19',
+      '@opentelemetry/api@^1.9',
     ],
     { cwd: project, stdio: 'pipe' },
   )

@@ -80,8 +80,13 @@ export function createResponse(
 }
 
 /**
- * A `Response` whose body is the stream, and the sink writing to it. The
- * body's buffer holds `highWaterMark` bytes before the session queues.
+ * A `Response` whose body is the stream, and the sink writing to it. Frames
+ * written while the body's reader is busy wait here, up to `highWaterMark`
+ * bytes before the session queues, and its next read takes them all as one
+ * chunk. A server that writes one chunk per drain of its socket (Hono's
+ * Node server does, and an HTTP/2 stream drains only on a later turn) then
+ * moves everything written meanwhile, not one 16 kB buffer a turn; a reader
+ * that is waiting gets each frame at once.
  */
 function responseStream(
   request: Request,
@@ -93,30 +98,55 @@ function responseStream(
   let controller!: ReadableStreamDefaultController<Uint8Array>
   let drainListener: (() => void) | undefined
   let ended = false
+  // Frames the reader has not asked for yet, and whether it is asking now.
+  let pending: Uint8Array[] = []
+  let pendingBytes = 0
+  let reading = false
+
+  const takePending = (): Uint8Array => {
+    const chunk = pending.length === 1 ? pending[0]! : concat(pending, pendingBytes)
+    pending = []
+    pendingBytes = 0
+    return chunk
+  }
 
   const body = new ReadableStream<Uint8Array>(
     {
       start(c) {
         controller = c
       },
+      // With a high-water mark of 0, called only while a read waits.
       pull() {
+        if (pendingBytes === 0) {
+          reading = true
+          return
+        }
+        controller.enqueue(takePending())
         const listener = drainListener
         drainListener = undefined
         listener?.()
       },
       cancel() {
         ended = true
+        pending = []
+        pendingBytes = 0
         disconnect.abort()
       },
     },
-    { highWaterMark, size: (chunk) => chunk.byteLength },
+    { highWaterMark: 0 },
   )
 
   const sink: SseSink = {
     write(chunk) {
       if (ended) return false
-      controller.enqueue(chunk)
-      return (controller.desiredSize ?? 0) > 0
+      if (reading) {
+        reading = false
+        controller.enqueue(chunk)
+        return true
+      }
+      pending.push(chunk)
+      pendingBytes += chunk.byteLength
+      return pendingBytes < highWaterMark
     },
     onDrain(listener) {
       drainListener = listener
@@ -125,6 +155,7 @@ function responseStream(
       request.signal.removeEventListener('abort', onRequestAbort)
       if (ended) return
       ended = true
+      if (pendingBytes > 0) controller.enqueue(takePending())
       controller.close()
     },
     signal: disconnect.signal,
@@ -135,4 +166,14 @@ function responseStream(
 
   const result = new Response(body, { status: 200, headers: headers as Array<[string, string]> })
   return { sink, result }
+}
+
+function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
 }

@@ -17,6 +17,9 @@ import { cors } from 'hono/cors'
 const adapter: AdapterUnderTest = {
   name: '@sse/hono',
   http2: ['h2c', 'h2'],
+  // @hono/node-server writes one chunk to an HTTP/2 stream and waits for it
+  // to drain (several turns over TLS): see the README's HTTP/2 section.
+  http2BurstOptions: { highWaterMark: 512 * 1024 },
   async start(routes, { compression, http2 }) {
     const app = new Hono()
     app.use(async (c, next) => {

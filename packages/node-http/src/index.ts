@@ -53,7 +53,7 @@ export const nodeBinding: StreamBinding<NodeContext, void> = {
     writeHead(out, status, headers, false)
     out.end(body)
   },
-  open({ req, res }, headers) {
+  open({ req, res }, headers, { highWaterMark }) {
     // Both response kinds share these methods; their overloads differ, so
     // address them through the common ServerResponse shape.
     const out = res as ServerResponse
@@ -66,6 +66,13 @@ export const nodeBinding: StreamBinding<NodeContext, void> = {
     // Decided once, after the first write put the head on the wire: the
     // socket when frames can skip ServerResponse, else null.
     let socket: RawSocket | null | undefined
+    // HTTP/2: a stream's write() says false past 16 kB buffered, and that
+    // buffer drains only on a later turn (nghttp2 sends then, as flow
+    // control allows), so a client reading as fast as it can looked full
+    // after every burst above 16 kB a turn, and was closed as slow. The
+    // stream is full at `highWaterMark` bytes buffered instead (as a Web
+    // Response body is); the session queues past it.
+    const h2 = req.httpVersionMajor === 2 ? (res as Http2ServerResponse).stream : undefined
     return {
       sink: {
         write(chunk) {
@@ -74,7 +81,7 @@ export const nodeBinding: StreamBinding<NodeContext, void> = {
           const accepted = out.write(chunk)
           flush?.()
           if (socket === undefined) socket = rawSocket(req, out)
-          return accepted
+          return accepted || (h2 !== undefined && h2.writableLength < highWaterMark)
         },
         onDrain(listener) {
           if (socket) socket.once('drain', listener)

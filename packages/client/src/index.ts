@@ -1,12 +1,12 @@
 export { type ParsedEvent, SseError, type SseErrorCode } from '@sse/core'
+export { connect } from './connect'
+export { ITERATOR_HIGH_WATER_MARK } from './iterators'
 export {
   CLOSED,
   type ClientOptions,
   CONNECTING,
-  connect,
   type EventStream,
-  ITERATOR_HIGH_WATER_MARK,
   OPEN,
   type ReadyState,
   type StreamError,
-} from './connect'
+} from './types'

@@ -1,8 +1,9 @@
 // The browser's own EventSource against every adapter: what a real page
 // receives, not what a Node client we chose receives.
+
+import { hasChromium, launchChromium } from '@sse/test-utils/browser'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { hasChromium, launchChromium } from './browser'
 import {
   type Adapter,
   adapters,

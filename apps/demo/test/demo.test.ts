@@ -4,11 +4,11 @@
 // nothing missed, and a screenshot is kept.
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { hasChromium, launchChromium } from '@sse/test-utils/browser'
 import type { Browser, Page, Route } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { answerFor, tokenize } from '../src/chat'
 import { missingVendorFiles } from '../src/http'
-import { hasChromium, launchChromium } from './browser'
 import { chartMoves, notify, type RunningDemo, startDemo, WAIT } from './helpers'
 
 /** What the page keeps in `window.demo` (see public/app.js). */

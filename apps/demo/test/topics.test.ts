@@ -2,11 +2,12 @@
 // on two demo instances sharing Redis (one instance in memory without it),
 // each tab with one EventSource. A notification to a user reaches that
 // user's tabs only, once each; a broadcast reaches every tab.
+
+import { hasChromium, launchChromium } from '@sse/test-utils/browser'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { missingVendorFiles } from '../src/http'
 import { userTopic } from '../src/topics'
-import { hasChromium, launchChromium } from './browser'
 import {
   deleteKeys,
   notify,

@@ -20,6 +20,9 @@ import {
 /** How an attempt ended, when the stream goes on. */
 type Outcome = { error: StreamError; retryAfter?: number | undefined; ended?: boolean }
 
+/** The attempt was cut (or not made) because the page is hidden. */
+const PAUSED = Symbol('paused')
+
 const UNSAFE_ID = /[\r\n\0]/
 
 /**
@@ -87,6 +90,20 @@ export function connect(
   if (onUnauthorized !== undefined && typeof onUnauthorized !== 'function')
     throw new TypeError('connect: `onUnauthorized` must be a function')
   const signal = options.signal
+  const hiddenPolicy = options.hidden ?? 'keep'
+  if (hiddenPolicy !== 'keep' && hiddenPolicy !== 'close')
+    throw new TypeError("connect: `hidden` must be 'keep' or 'close'")
+  const page =
+    hiddenPolicy === 'close'
+      ? (
+          globalThis as {
+            document?: Pick<
+              Document,
+              'visibilityState' | 'addEventListener' | 'removeEventListener'
+            >
+          }
+        ).document
+      : undefined
 
   let readyState: ReadyState = CONNECTING
   let closed = false
@@ -100,6 +117,11 @@ export function connect(
   // The wait before the next attempt, to end it on close().
   let timer: ReturnType<typeof setTimeout> | undefined
   let wake: (() => void) | undefined
+  // `hidden: 'close'`: whether the page is hidden, and the wait for it to show.
+  let hidden = page?.visibilityState === 'hidden'
+  let shown: (() => void) | undefined
+  // The request a hidden page cut: its end is a pause, not a failure.
+  let cut: AbortController | undefined
   const listeners = new Listeners()
   const iterators = new Iterators(() => failure, shutdown)
 
@@ -146,6 +168,7 @@ export function connect(
     readyState = CLOSED
   } else {
     signal?.addEventListener('abort', shutdown, { once: true })
+    page?.addEventListener('visibilitychange', onVisibility)
     run().then(undefined, (cause: unknown) =>
       stop(connectionError('The event stream failed unexpectedly', undefined, cause), true),
     )
@@ -154,8 +177,16 @@ export function connect(
 
   async function run(): Promise<void> {
     while (!closed) {
+      if (hidden) {
+        await new Promise<void>((resolve) => {
+          shown = resolve
+        })
+        continue
+      }
       const outcome = await attempt()
       if (outcome === undefined || closed) return
+      // Hidden meanwhile: no error, no backoff; the loop waits to be shown.
+      if (outcome === PAUSED) continue
       if (!reconnect) {
         // A clean end is the stream finishing; anything else is a failure.
         if (outcome.ended) stop(undefined, false)
@@ -182,7 +213,7 @@ export function connect(
   }
 
   /** One request; `undefined` when the stream stopped (or was closed) meanwhile. */
-  async function attempt(): Promise<Outcome | undefined> {
+  async function attempt(): Promise<Outcome | typeof PAUSED | undefined> {
     parser.reset()
     const own = new AbortController()
     controller = own
@@ -217,6 +248,7 @@ export function connect(
     } catch (cause) {
       // "If res is a network error, then reestablish the connection."
       if (closed) return undefined
+      if (cut === own) return PAUSED
       return { error: connectionError(`Could not connect to ${href}`, undefined, cause) }
     }
     if (closed) {
@@ -282,6 +314,7 @@ export function connect(
         }
         const { done, value } = await bodyReader.read()
         if (closed) return undefined
+        if (cut === own) return PAUSED
         // "When the body ends, … reestablish the connection."
         if (done) return ended
         // Listener errors never reach here (see invoke), so a throw is the parser's.
@@ -289,6 +322,7 @@ export function connect(
       }
     } catch (cause) {
       if (closed) return undefined
+      if (cut === own) return PAUSED
       return {
         error: connectionError(`The event stream from ${href} failed`, response.status, cause),
       }
@@ -297,6 +331,25 @@ export function connect(
       own.abort()
       if (controller === own) controller = undefined
     }
+  }
+
+  /** `hidden: 'close'`: cut the connection when hidden, reconnect when shown. */
+  function onVisibility(): void {
+    if (closed || page === undefined) return
+    if (page.visibilityState === 'hidden') {
+      if (hidden) return
+      hidden = true
+      readyState = CONNECTING
+      cut = controller
+      controller?.abort()
+      reader?.cancel().then(undefined, ignore)
+      return
+    }
+    if (!hidden) return
+    hidden = false
+    const resolve = shown
+    shown = undefined
+    resolve?.()
   }
 
   /** "Dispatch the event": loops get every event; listeners those of their type. */
@@ -328,6 +381,9 @@ export function connect(
     closed = true
     readyState = CLOSED
     signal?.removeEventListener('abort', shutdown)
+    page?.removeEventListener('visibilitychange', onVisibility)
+    shown?.()
+    shown = undefined
     if (timer !== undefined) clearTimeout(timer)
     timer = undefined
     wake?.()

@@ -148,6 +148,18 @@ export interface ClientOptions {
    * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#dom-eventsource
    */
   retryServerErrors?: boolean
+  /**
+   * What to do while the page is hidden (a background tab, a minimized
+   * window): `'keep'` the stream open, or `'close'` it when the page is
+   * hidden and reconnect at once, with its Last-Event-ID, when it is visible
+   * again, so the tab misses nothing and holds no connection meanwhile
+   * (`readyState` is {@link CONNECTING} while hidden; no `error` is
+   * reported for it). A page that starts hidden connects once visible.
+   * Without a `document` (Node, workers), `'close'` has no effect.
+   *
+   * @defaultValue 'keep'
+   */
+  hidden?: 'keep' | 'close'
 }
 
 /**

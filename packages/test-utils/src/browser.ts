@@ -4,6 +4,8 @@
 import { existsSync } from 'node:fs'
 import { type Browser, chromium } from 'playwright-core'
 
+export type { Browser, Page } from 'playwright-core'
+
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const hasChromium = existsSync(CHROMIUM_PATH)
 
@@ -11,6 +13,7 @@ const ci = process.env.CI !== undefined && !['', '0', 'false'].includes(process.
 if (!hasChromium) {
   const message = `Chromium is not at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)`
   if (ci) throw new Error(`${message}: the browser tests cannot run under CI`)
+  // biome-ignore lint/suspicious/noConsole: a skip must be seen, not silent
   console.warn(`\n⚠  SKIPPING the browser tests: ${message}\n`)
 }
 

@@ -1,0 +1,146 @@
+// @sse/client in headless Chromium: the built ESM package, loaded by a page
+// through an import map, against a real server with a hub.
+import { readFile } from 'node:fs/promises'
+import http from 'node:http'
+import { createHub } from '@sse/core'
+import { sse } from '@sse/node-http'
+import { type ListeningServer, listen, until } from '@sse/test-utils'
+import { type Browser, hasChromium, launchChromium, type Page } from '@sse/test-utils/browser'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+
+const hub = createHub()
+const lastEventIds: Array<string | undefined> = []
+let server: ListeningServer
+let browser: Browser
+
+const files: Record<string, URL> = {
+  '/client.js': new URL('../dist/index.js', import.meta.url),
+  '/core.js': new URL('../../core/dist/index.js', import.meta.url),
+}
+const PAGE = `<!doctype html><meta charset="utf-8"><title>client</title>
+<script type="importmap">{"imports":{"@sse/client":"/client.js","@sse/core":"/core.js"}}</script>
+<script type="module">
+  import { connect } from '@sse/client'
+  window.events = []
+  window.open = (options) => {
+    window.stream = connect('/events', options)
+    window.stream.addEventListener('message', (event) => window.events.push(event.data))
+  }
+  /** What a browser does when the tab goes to the background, or comes back. */
+  window.emulateVisibility = (state) => {
+    Object.defineProperty(document, 'visibilityState', { value: state, configurable: true })
+    Object.defineProperty(document, 'hidden', { value: state === 'hidden', configurable: true })
+    document.dispatchEvent(new Event('visibilitychange'))
+  }
+  window.ready = true
+</script>`
+
+beforeAll(async () => {
+  server = await listen(
+    http.createServer(async (req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname
+      if (path === '/events') return eventsRoute(req, res)
+      if (path === '/') {
+        res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE)
+        return
+      }
+      const file = files[path]
+      if (file === undefined) {
+        res.writeHead(404).end()
+        return
+      }
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(await readFile(file))
+    }),
+  )
+  if (hasChromium) browser = await launchChromium()
+})
+
+const eventsRoute = sse(
+  (session) => {
+    lastEventIds.push(session.lastEventId)
+    return hub.subscribe(session, 'news').ready
+  },
+  { heartbeat: false, retry: 200 },
+)
+
+afterAll(async () => {
+  await browser?.close()
+  hub.close()
+  await server.close()
+})
+
+async function openPage(): Promise<Page> {
+  const page = await browser.newPage()
+  await page.goto(server.url)
+  await page.waitForFunction(() => (window as { ready?: boolean }).ready === true)
+  return page
+}
+
+const received = (page: Page) =>
+  page.evaluate(() => (window as unknown as { events: string[] }).events)
+
+describe.skipIf(!hasChromium)('in Chromium', () => {
+  test("hidden: 'close' closes the stream while the page is hidden and resumes with Last-Event-ID when shown", async () => {
+    const page = await openPage()
+    await page.evaluate(() =>
+      (window as unknown as { open: (o: object) => void }).open({ hidden: 'close' }),
+    )
+    await until(() => hub.size === 1, 'the stream open')
+    await hub.publish('news', 'one')
+    await hub.publish('news', 'two')
+    await until(async () => (await received(page)).length === 2, 'two events')
+
+    await page.evaluate(() =>
+      (window as unknown as { emulateVisibility: (s: string) => void }).emulateVisibility('hidden'),
+    )
+    await until(() => hub.size === 0, 'the server sees the stream closed')
+    expect(
+      await page.evaluate(
+        () => (window as unknown as { stream: { readyState: number } }).stream.readyState,
+      ),
+    ).toBe(0)
+    await hub.publish('news', 'three, while hidden')
+    await hub.publish('news', 'four, while hidden')
+    // Nothing reconnects while hidden.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(hub.size).toBe(0)
+
+    const idsBefore = lastEventIds.length
+    await page.evaluate(() =>
+      (window as unknown as { emulateVisibility: (s: string) => void }).emulateVisibility(
+        'visible',
+      ),
+    )
+    await until(async () => (await received(page)).length === 4, 'the missed events replayed')
+    expect(lastEventIds.length).toBe(idsBefore + 1)
+    expect(lastEventIds.at(-1)).toMatch(/^0:/)
+    await hub.publish('news', 'five')
+    await until(async () => (await received(page)).length === 5, 'live again')
+    expect(await received(page)).toEqual([
+      'one',
+      'two',
+      'three, while hidden',
+      'four, while hidden',
+      'five',
+    ])
+    await page.close()
+    await until(() => hub.size === 0, 'closed with the page')
+  })
+
+  test("by default ('keep') a hidden page keeps its stream", async () => {
+    const page = await openPage()
+    await page.evaluate(() => (window as unknown as { open: (o: object) => void }).open({}))
+    await until(() => hub.size === 1, 'the stream open')
+    await page.evaluate(() =>
+      (window as unknown as { emulateVisibility: (s: string) => void }).emulateVisibility('hidden'),
+    )
+    await hub.publish('news', 'to a hidden tab')
+    await until(
+      async () => (await received(page)).includes('to a hidden tab'),
+      'delivered while hidden',
+    )
+    expect(hub.size).toBe(1)
+    await page.close()
+    await until(() => hub.size === 0, 'closed with the page')
+  })
+})

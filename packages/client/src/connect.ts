@@ -26,6 +26,12 @@ const PAUSED = Symbol('paused')
 const UNSAFE_ID = /[\r\n\0]/
 
 /**
+ * Internal option (for `connectShared`): called whenever the last event ID
+ * changes, id-only frames included, which dispatch no event.
+ */
+export const kOnId: unique symbol = Symbol('sse.onId')
+
+/**
  * Opens a Server-Sent Events stream with `fetch`: any method and body,
  * headers, credentials, `Last-Event-ID` resume, exponential backoff with full
  * jitter, typed errors, and async iteration.
@@ -90,6 +96,8 @@ export function connect(
   if (onUnauthorized !== undefined && typeof onUnauthorized !== 'function')
     throw new TypeError('connect: `onUnauthorized` must be a function')
   const signal = options.signal
+  const onId = (options as { [kOnId]?: (id: string) => void })[kOnId]
+  let reportedId = initialId
   const hiddenPolicy = options.hidden ?? 'keep'
   if (hiddenPolicy !== 'keep' && hiddenPolicy !== 'close')
     throw new TypeError("connect: `hidden` must be 'keep' or 'close'")
@@ -319,6 +327,10 @@ export function connect(
         if (done) return ended
         // Listener errors never reach here (see invoke), so a throw is the parser's.
         parser.feed(value)
+        if (onId !== undefined && parser.lastEventId !== reportedId) {
+          reportedId = parser.lastEventId
+          onId(reportedId)
+        }
       }
     } catch (cause) {
       if (closed) return undefined

@@ -13,17 +13,19 @@ const lastEventIds: Array<string | undefined> = []
 let server: ListeningServer
 let browser: Browser
 
-const files: Record<string, URL> = {
-  '/client.js': new URL('../dist/index.js', import.meta.url),
-  '/core.js': new URL('../../core/dist/index.js', import.meta.url),
+// The packages' own ESM builds, as a bundler-free page loads them.
+const dists: Record<string, URL> = {
+  client: new URL('../dist/', import.meta.url),
+  core: new URL('../../core/dist/', import.meta.url),
 }
 const PAGE = `<!doctype html><meta charset="utf-8"><title>client</title>
-<script type="importmap">{"imports":{"@sse/client":"/client.js","@sse/core":"/core.js"}}</script>
+<script type="importmap">{"imports":{"@sse/client":"/client/index.js","@sse/client/shared":"/client/shared.js","@sse/core":"/core/index.js"}}</script>
 <script type="module">
   import { connect } from '@sse/client'
+  import { connectShared } from '@sse/client/shared'
   window.events = []
-  window.open = (options) => {
-    window.stream = connect('/events', options)
+  window.open = (options, shared) => {
+    window.stream = (shared ? connectShared : connect)('/events', options)
     window.stream.addEventListener('message', (event) => window.events.push(event.data))
   }
   /** What a browser does when the tab goes to the background, or comes back. */
@@ -44,11 +46,12 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE)
         return
       }
-      const file = files[path]
-      if (file === undefined) {
+      const match = /^\/(client|core)\/([\w-]+\.js)$/.exec(path)
+      if (match === null) {
         res.writeHead(404).end()
         return
       }
+      const file = new URL(match[2]!, dists[match[1]!])
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(await readFile(file))
     }),
   )
@@ -142,5 +145,60 @@ describe.skipIf(!hasChromium)('in Chromium', () => {
     expect(hub.size).toBe(1)
     await page.close()
     await until(() => hub.size === 0, 'closed with the page')
+  })
+
+  test('shared: three tabs, one stream; closing the holding tab fails over with nothing lost or repeated', async () => {
+    const context = await browser.newContext()
+    const open = async () => {
+      const page = await context.newPage()
+      await page.goto(server.url)
+      await page.waitForFunction(() => (window as { ready?: boolean }).ready === true)
+      await page.evaluate(() =>
+        (window as unknown as { open: (o: object, shared: boolean) => void }).open(
+          { key: 'k' },
+          true,
+        ),
+      )
+      return page
+    }
+    // The first tab holds the stream; the others wait for its lock.
+    const holder = await open()
+    await until(() => hub.size === 1, 'the holder connected')
+    const others = [await open(), await open()]
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(hub.size).toBe(1)
+
+    const sent: string[] = []
+    const publish = async (data: string) => {
+      sent.push(data)
+      await hub.publish('news', data)
+    }
+    for (let i = 0; i < 5; i++) await publish(`before ${i}`)
+    for (const page of [holder, ...others]) {
+      await until(async () => (await received(page)).length === 5, 'every tab, every event')
+      expect(await received(page)).toEqual(sent)
+    }
+
+    // The holding tab closes while events keep coming: another takes over.
+    const idsBefore = lastEventIds.length
+    const publishing = (async () => {
+      for (let i = 0; i < 10; i++) {
+        await publish(`during ${i}`)
+        await new Promise((resolve) => setTimeout(resolve, 30))
+      }
+    })()
+    await holder.close()
+    await publishing
+    await until(() => hub.size === 1 && lastEventIds.length === idsBefore + 1, 'one stream again')
+    expect(lastEventIds.at(-1)).toMatch(/^0:/) // it resumed, from the last id relayed
+    for (let i = 0; i < 3; i++) await publish(`after ${i}`)
+    for (const page of others) {
+      await until(async () => (await received(page)).length === sent.length, 'everything, once')
+      expect(await received(page)).toEqual(sent)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(hub.size).toBe(1)
+    await context.close()
+    await until(() => hub.size === 0, 'closed with the tabs')
   })
 })

@@ -24,7 +24,11 @@ beforeAll(async () => {
 afterAll(() => server.close())
 
 test('every README code block is an example file; the install line names what they import', () => {
-  expect(examples.map((e) => e.file)).toEqual(['examples/chat.ts', 'examples/token-refresh.ts'])
+  expect(examples.map((e) => e.file)).toEqual([
+    'examples/chat.ts',
+    'examples/token-refresh.ts',
+    'examples/tabs.ts',
+  ])
 })
 
 test('examples/chat.ts (ESM and CommonJS): POSTs the prompt with the token and collects the text until done', async () => {
@@ -58,4 +62,21 @@ test('examples/token-refresh.ts (ESM and CommonJS): a 401 refreshes the token an
     { env: { SERVER: server.url } },
   )
   expect(viaRequire).toEqual(['welcome back', 'fresh'])
+})
+
+test('examples/tabs.ts (ESM and CommonJS): where there are no Web Locks (Node) it is a plain stream', async () => {
+  const { feed } = await import('../examples/tabs')
+  const notices: string[] = []
+  // A relative URL needs a page; in Node the example's stream fails to
+  // connect and keeps retrying, which is all a page-less run can show.
+  const stream = feed('ada', (event) => notices.push(event.data))
+  expect(stream.readyState).toBe(0)
+  stream.close()
+  expect(stream.readyState).toBe(2)
+  const viaRequire = await runAsCommonJs(packageDir, example('examples/tabs.ts'), (ex) => {
+    const s = ex.feed('ada', () => undefined)
+    s.close()
+    return s.readyState
+  })
+  expect(viaRequire).toBe(2)
 })

@@ -1,0 +1,237 @@
+// One connection for many tabs. Tabs of one origin that open the same URL
+// (and key) elect one holder with the Web Locks API: it alone holds the HTTP
+// stream and relays every event, its id and its state to the others over a
+// BroadcastChannel. When the holder goes (its tab closes, or it calls
+// close()), the lock passes to a waiting tab, which connects with the last
+// id it was relayed: nothing lost, nothing twice. Without those APIs, each
+// tab connects on its own.
+import { SseError } from '@sse/core'
+import { connect, kOnId } from './connect'
+import { Iterators } from './iterators'
+import { invoke, type Listener, Listeners } from './listeners'
+import {
+  CLOSED,
+  type ClientOptions,
+  CONNECTING,
+  type EventStream,
+  OPEN,
+  type ReadyState,
+  type StreamError,
+} from './types'
+
+/** Options for {@link connectShared}: those of `connect`, and a key. */
+export interface SharedOptions extends ClientOptions {
+  /**
+   * Tabs share a connection when their URL and key are the same: give each
+   * distinct stream (a user, a set of topics) its own key when the URL alone
+   * does not say it. The URL must be a string or URL, not a function.
+   *
+   * @defaultValue ''
+   */
+  key?: string
+}
+
+/** What the holder tells the others. */
+type Message =
+  | { kind: 'event'; type: string; data: string; lastEventId: string }
+  | { kind: 'id'; lastEventId: string }
+  | { kind: 'state'; readyState: ReadyState }
+  | { kind: 'error'; error: ErrorFields }
+  /** The holder's stream stopped for good: every tab stops (`failed`: loops throw). */
+  | { kind: 'stop'; error: ErrorFields | undefined; failed: boolean }
+
+interface ErrorFields {
+  code: StreamError['code']
+  message: string
+  status: number | undefined
+}
+
+interface LockManager {
+  request(
+    name: string,
+    options: { signal: AbortSignal },
+    callback: () => Promise<void>,
+  ): Promise<void>
+}
+
+/**
+ * `connect`, with one HTTP stream for every tab of the origin that opens the
+ * same URL and key: the same `EventStream` in each tab, every event in each.
+ * Falls back to `connect` where `navigator.locks` or `BroadcastChannel` is
+ * missing.
+ *
+ * @example
+ * ```ts
+ * const stream = connectShared('/notifications', { key: userId })
+ * stream.addEventListener('notice', (event) => show(JSON.parse(event.data)))
+ * ```
+ */
+export function connectShared(url: string | URL, options: SharedOptions = {}): EventStream {
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks
+  const { key = '', ...connectOptions } = options
+  if (typeof url === 'function') throw new TypeError('connectShared: the URL cannot be a function')
+  if (locks === undefined || typeof BroadcastChannel === 'undefined') {
+    return connect(url, connectOptions)
+  }
+  const href = new URL(url, (globalThis as { location?: { href?: string } }).location?.href).href
+  const name = `@sse/client ${href} ${key}`
+  const channel = new BroadcastChannel(name)
+  const held = new AbortController()
+  let readyState: ReadyState = CONNECTING
+  let closed = false
+  let lastEventId = connectOptions.lastEventId ?? ''
+  let failure: StreamError | undefined
+  let inner: EventStream | undefined
+  let release: (() => void) | undefined
+  const listeners = new Listeners()
+  const iterators = new Iterators(() => failure, close)
+
+  const stream: EventStream = {
+    get readyState() {
+      return readyState
+    },
+    get lastEventId() {
+      return lastEventId
+    },
+    get url() {
+      return href
+    },
+    onopen: null,
+    onmessage: null,
+    onerror: null,
+    addEventListener(type: string, listener: Listener): void {
+      listeners.add(type, listener)
+    },
+    removeEventListener(type: string, listener: Listener): void {
+      listeners.remove(type, listener)
+    },
+    close,
+    [Symbol.asyncIterator]: () => iterators.iterate(),
+  }
+
+  // Not the holder: what the holder relays.
+  channel.onmessage = ({ data }: MessageEvent<Message>) => {
+    if (closed || inner !== undefined) return
+    receive(data)
+  }
+
+  // Waits for the lock (at once for the first tab); holds it until close().
+  locks
+    .request(name, { signal: held.signal }, () => {
+      if (closed) return Promise.resolve()
+      hold()
+      return new Promise<void>((resolve) => {
+        release = resolve
+      })
+    })
+    .catch(() => undefined) // aborted by close() while waiting
+  return stream
+
+  /** Becomes the holder: connects from the last id relayed so far. */
+  function hold(): void {
+    const own = connect(href, { ...connectOptions, lastEventId, [kOnId]: onId } as ClientOptions)
+    inner = own
+    // The error a stream that stops for good reports (a 204's included).
+    let last: StreamError | undefined
+    own.addEventListener('open', () => relay({ kind: 'state', readyState: OPEN }))
+    own.addEventListener('error', (error) => {
+      if (own.readyState === CLOSED) {
+        last = error
+        return
+      }
+      relay({ kind: 'state', readyState: CONNECTING })
+      relay({ kind: 'error', error: fieldsOf(error) })
+    })
+    void (async () => {
+      let thrown: StreamError | undefined
+      try {
+        for await (const event of own) {
+          relay({
+            kind: 'event',
+            type: event.type,
+            data: event.data,
+            lastEventId: event.lastEventId,
+          })
+        }
+      } catch (error) {
+        thrown = error as StreamError
+      }
+      if (closed) return
+      const error = thrown ?? last
+      relay({ kind: 'stop', error: error && fieldsOf(error), failed: thrown !== undefined })
+    })()
+  }
+
+  function onId(id: string): void {
+    relay({ kind: 'id', lastEventId: id })
+  }
+
+  /** Applies a message here, and (as the holder) tells the others. */
+  function relay(message: Message): void {
+    if (closed) return
+    // Posted first: a stop closes the channel.
+    channel.postMessage(message)
+    receive(message)
+  }
+
+  function receive(message: Message): void {
+    switch (message.kind) {
+      case 'event': {
+        lastEventId = message.lastEventId
+        const event = { type: message.type, data: message.data, lastEventId: message.lastEventId }
+        iterators.push(event)
+        if (event.type === 'open' || event.type === 'error') return
+        if (event.type === 'message') invoke(stream.onmessage, event, stream)
+        listeners.emit(event.type, event, stream)
+        return
+      }
+      case 'id':
+        lastEventId = message.lastEventId
+        return
+      case 'state':
+        if (readyState === message.readyState) return
+        readyState = message.readyState
+        if (readyState === OPEN) {
+          invoke(stream.onopen, undefined, stream)
+          listeners.emit('open', undefined, stream)
+        }
+        return
+      case 'error':
+        report(errorOf(message.error))
+        return
+      case 'stop': {
+        // A 4xx, a 204: every tab stops, none takes over.
+        const error = message.error && errorOf(message.error)
+        if (message.failed) failure = error
+        close()
+        if (error !== undefined) report(error)
+      }
+    }
+  }
+
+  function report(error: StreamError): void {
+    invoke(stream.onerror, error, stream)
+    listeners.emit('error', error, stream)
+  }
+
+  function close(): void {
+    if (closed) return
+    // Leaving, the holder lets the next tab take over: nothing to tell.
+    closed = true
+    readyState = CLOSED
+    held.abort()
+    inner?.close()
+    // The next tab waiting for the lock takes over.
+    release?.()
+    channel.close()
+    iterators.end()
+  }
+}
+
+function fieldsOf(error: StreamError): ErrorFields {
+  return { code: error.code, message: error.message, status: error.status }
+}
+
+function errorOf(fields: ErrorFields): StreamError {
+  return new SseError(fields.code, fields.message, { status: fields.status })
+}

@@ -2,6 +2,12 @@ export { type ParsedEvent, SseError, type SseErrorCode } from '@sse/core'
 export { connect } from './connect'
 export { ITERATOR_HIGH_WATER_MARK } from './iterators'
 export {
+  createStreamStore,
+  type StreamSnapshot,
+  type StreamStore,
+  type StreamStoreOptions,
+} from './store'
+export {
   CLOSED,
   type ClientOptions,
   CONNECTING,

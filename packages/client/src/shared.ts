@@ -31,8 +31,9 @@ export interface SharedOptions extends ClientOptions {
   key?: string
 }
 
-/** What the holder tells the others. */
+/** What the holder tells the others (and `hello`, what a new tab asks it). */
 type Message =
+  | { kind: 'hello' }
   | { kind: 'event'; type: string; data: string; lastEventId: string }
   | { kind: 'id'; lastEventId: string }
   | { kind: 'state'; readyState: ReadyState }
@@ -67,10 +68,10 @@ interface LockManager {
  * ```
  */
 export function connectShared(url: string | URL, options: SharedOptions = {}): EventStream {
-  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks
+  const locks = (globalThis as { navigator?: { locks?: LockManager | null } }).navigator?.locks
   const { key = '', ...connectOptions } = options
   if (typeof url === 'function') throw new TypeError('connectShared: the URL cannot be a function')
-  if (locks === undefined || typeof BroadcastChannel === 'undefined') {
+  if (!locks || typeof BroadcastChannel === 'undefined') {
     return connect(url, connectOptions)
   }
   const href = new URL(url, (globalThis as { location?: { href?: string } }).location?.href).href
@@ -111,9 +112,15 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
 
   // Not the holder: what the holder relays.
   channel.onmessage = ({ data }: MessageEvent<Message>) => {
-    if (closed || inner !== undefined) return
-    receive(data)
+    if (closed) return
+    if (inner === undefined) receive(data)
+    else if (data.kind === 'hello') {
+      // A tab that just came: where the stream stands now.
+      channel.postMessage({ kind: 'id', lastEventId } satisfies Message)
+      channel.postMessage({ kind: 'state', readyState } satisfies Message)
+    }
   }
+  channel.postMessage({ kind: 'hello' } satisfies Message)
 
   // Waits for the lock (at once for the first tab); holds it until close().
   locks
@@ -176,6 +183,8 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
 
   function receive(message: Message): void {
     switch (message.kind) {
+      case 'hello':
+        return
       case 'event': {
         lastEventId = message.lastEventId
         const event = { type: message.type, data: message.data, lastEventId: message.lastEventId }

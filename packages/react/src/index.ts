@@ -3,13 +3,23 @@ import {
   type ClientOptions,
   CONNECTING,
   connect,
-  type EventStream,
+  createStreamStore,
   OPEN,
   type ParsedEvent,
   type ReadyState,
   type StreamError,
+  type StreamSnapshot,
+  type StreamStore,
 } from '@sse/client'
-import { type DependencyList, useCallback, useEffect, useRef, useState } from 'react'
+import { connectShared } from '@sse/client/shared'
+import {
+  type DependencyList,
+  useCallback,
+  useEffect,
+  useMemo,
+  useRef,
+  useSyncExternalStore,
+} from 'react'
 
 export type { ClientOptions, ParsedEvent, ReadyState, StreamError } from '@sse/client'
 
@@ -59,6 +69,15 @@ export interface UseEventSourceOptions extends ClientOptions {
    * ```
    */
   deps?: DependencyList
+  /**
+   * One stream for every tab of the origin that uses this URL and `key`
+   * (see `connectShared` in `@sse/client/shared`); a change reconnects.
+   *
+   * @defaultValue false
+   */
+  shared?: boolean
+  /** With `shared`: tabs share a stream when URL and key match. @defaultValue '' */
+  key?: string
 }
 
 /**
@@ -81,14 +100,8 @@ export interface UseEventSourceResult {
    * `'closed'` it is why the stream stopped (a 401, a wrong content type…).
    */
   error: StreamError | null
-  /** Closes the stream for good, until the URL or `deps` change. Stable across renders. */
+  /** Closes the stream for good, until the URL or `deps` change. Stable until they do. */
   close: () => void
-}
-
-interface State {
-  lastEvent: ParsedEvent | null
-  readyState: ReadyState
-  error: StreamError | null
 }
 
 const STATUS: Record<ReadyState, EventSourceStatus> = {
@@ -96,6 +109,10 @@ const STATUS: Record<ReadyState, EventSourceStatus> = {
   [OPEN]: 'open',
   [CLOSED]: 'closed',
 }
+
+const NOT_CONNECTED: StreamSnapshot = { readyState: CLOSED, lastEvent: null, error: null }
+const notConnected = (): StreamSnapshot => NOT_CONNECTED
+const noSubscription = (): (() => void) => () => undefined
 
 /**
  * Subscribes a component to a Server-Sent Events stream with `@sse/client`'s
@@ -125,80 +142,51 @@ export function useEventSource(
   const href = url === null ? null : String(url)
   // LF cannot occur in an event name (it ends the `event:` line).
   const eventsKey = options.events?.join('\n') ?? ''
-  const [state, setState] = useState<State>(() => initialState(href))
+  const shared = options.shared ?? false
+  const key = options.key ?? ''
   const latest = useRef(options)
-  const stream = useRef<EventStream | null>(null)
-
-  // Declared before the connection effect, so that effect reads this render's options.
+  // Declared before the store subscribes (in commit), so it reads this render's options.
   useEffect(() => {
     latest.current = options
   })
 
-  useEffect(() => {
-    setState((current) => reset(current, href))
-    if (href === null) return
-    const { events: _events, onEvent: _onEvent, deps: _deps, ...clientOptions } = latest.current
-    const types = new Set(eventsKey === '' ? ['message'] : ['message', ...eventsKey.split('\n')])
-    const current = connect(href, clientOptions)
-    stream.current = current
-    let active = true
+  // One store per connection; nothing connects until React subscribes (in
+  // the commit), and the last unsubscribe closes it.
+  const store = useMemo((): StreamStore | null => {
+    if (href === null) return null
+    return createStreamStore(
+      () => {
+        const {
+          events: _events,
+          onEvent: _onEvent,
+          deps: _deps,
+          shared: _shared,
+          key: _key,
+          ...clientOptions
+        } = latest.current
+        return shared
+          ? connectShared(href, { ...clientOptions, key })
+          : connect(href, clientOptions)
+      },
+      {
+        events: eventsKey === '' ? [] : eventsKey.split('\n'),
+        onEvent: (event) => latest.current.onEvent?.(event),
+      },
+    )
+  }, [href, eventsKey, shared, key, ...(options.deps ?? [])])
 
-    current.addEventListener('open', () => {
-      setState((s) => ({ ...s, readyState: OPEN, error: null }))
-    })
-    current.addEventListener('error', (error) => {
-      const readyState = current.readyState
-      setState((s) => ({ ...s, readyState, error }))
-    })
-    // Listeners, not the loop below, deliver events: the client reports an
-    // `onEvent` that throws and carries on, where a throw in the loop would
-    // close the stream.
-    const deliver = (event: ParsedEvent): void => {
-      setState((s) => ({ ...s, lastEvent: event }))
-      latest.current.onEvent?.(event)
-    }
-    for (const type of types) current.addEventListener(type, deliver)
-    // Iterating tells when the stream closes, however that happens (close(),
-    // the signal, a final error already reported to the listener above, or a
-    // clean end with `reconnect: false`).
-    const closed = async (): Promise<void> => {
-      for await (const _event of current) if (!active) return
-    }
-    const ended = (): void => {
-      if (active) setState((s) => (s.readyState === CLOSED ? s : { ...s, readyState: CLOSED }))
-    }
-    closed().then(ended, ended)
-
-    return () => {
-      active = false
-      current.close()
-      if (stream.current === current) stream.current = null
-    }
-  }, [href, eventsKey, ...(options.deps ?? [])])
-
-  const close = useCallback((): void => {
-    stream.current?.close()
-  }, [])
+  const snapshot = useSyncExternalStore(
+    store?.subscribe ?? noSubscription,
+    store?.getSnapshot ?? notConnected,
+    store?.getSnapshot ?? notConnected,
+  )
+  const close = useCallback((): void => store?.close(), [store])
 
   return {
-    lastEvent: state.lastEvent,
-    status: STATUS[state.readyState],
-    readyState: state.readyState,
-    error: state.error,
+    lastEvent: snapshot.lastEvent,
+    status: STATUS[snapshot.readyState],
+    readyState: snapshot.readyState,
+    error: snapshot.error,
     close,
   }
-}
-
-function initialState(href: string | null): State {
-  return { lastEvent: null, readyState: href === null ? CLOSED : CONNECTING, error: null }
-}
-
-/** A fresh state for a new connection, keeping the old object when nothing changes (no render). */
-function reset(current: State, href: string | null): State {
-  const next = initialState(href)
-  return current.lastEvent === null &&
-    current.error === null &&
-    current.readyState === next.readyState
-    ? current
-    : next
 }

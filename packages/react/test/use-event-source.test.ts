@@ -166,3 +166,29 @@ test('an onEvent that throws is reported and the stream stays open', async () =>
     vi.unstubAllGlobals()
   }
 })
+
+test("hidden: 'close' (a client option) closes while the page is hidden and resumes with Last-Event-ID", async () => {
+  const server = await serve(({ res }) => openStream(res, 'retry: 10000\nid: 7\ndata: first\n\n'))
+  render(createElement(Feed, { url: `${server.url}/feed`, options: { hidden: 'close' } }))
+  await waitFor(() => expect(text()).toBe('open message first -'))
+  const setVisibility = (state: 'hidden' | 'visible') =>
+    act(() => {
+      Object.defineProperty(document, 'visibilityState', { value: state, configurable: true })
+      document.dispatchEvent(new Event('visibilitychange'))
+    })
+  setVisibility('hidden')
+  await waitFor(() => expect(text()).toBe('connecting message first -'))
+  await server.requests[0]!.gone
+  setVisibility('visible')
+  await waitFor(() => expect(server.requests).toHaveLength(2))
+  expect(server.requests[1]!.headers['last-event-id']).toBe('7')
+  await waitFor(() => expect(text()).toBe('open message first -'))
+})
+
+test('shared: where the page has no Web Locks it is a stream of its own, and it streams', async () => {
+  expect((navigator as { locks?: unknown }).locks ?? undefined).toBeUndefined()
+  const server = await serve(({ res }) => openStream(res, 'retry: 10000\ndata: shared\n\n'))
+  render(createElement(Feed, { url: `${server.url}/feed`, options: { shared: true, key: 'k' } }))
+  await waitFor(() => expect(text()).toBe('open message shared -'))
+  expect(server.requests).toHaveLength(1)
+})

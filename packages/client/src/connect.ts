@@ -3,8 +3,8 @@
 // (listeners.ts) and loops (iterators.ts). Comments quote the steps of the
 // WHATWG processing model they implement.
 import { createParser, type ParsedEvent } from '@sse/core'
-import { Iterators } from './iterators'
-import { invoke, type Listener, Listeners, reportError } from './listeners'
+import { createFacade } from './facade'
+import { reportError } from './listeners'
 import { classifyResponse, connectionError } from './response'
 import { backoffDelay } from './retry'
 import {
@@ -130,8 +130,6 @@ export function connect(
   let shown: (() => void) | undefined
   // The request a hidden page cut: its end is a pause, not a failure.
   let cut: AbortController | undefined
-  const listeners = new Listeners()
-  const iterators = new Iterators(() => failure, shutdown)
 
   const parser = createParser({
     onEvent: dispatchEvent,
@@ -148,28 +146,16 @@ export function connect(
   // then keeps it, as it keeps every received id.
   if (initialId !== '') parser.feed(`id: ${initialId}\n\n`)
 
-  const stream: EventStream = {
-    get readyState() {
-      return readyState
+  const facade = createFacade(
+    {
+      readyState: () => readyState,
+      lastEventId: () => parser.lastEventId,
+      url: () => href,
+      failure: () => failure,
     },
-    get lastEventId() {
-      return parser.lastEventId
-    },
-    get url() {
-      return href
-    },
-    onopen: null,
-    onmessage: null,
-    onerror: null,
-    addEventListener(type: string, listener: Listener): void {
-      listeners.add(type, listener)
-    },
-    removeEventListener(type: string, listener: Listener): void {
-      listeners.remove(type, listener)
-    },
-    close: shutdown,
-    [Symbol.asyncIterator]: () => iterators.iterate(),
-  }
+    shutdown,
+  )
+  const stream = facade.stream
 
   if (signal?.aborted) {
     closed = true
@@ -299,8 +285,7 @@ export function connect(
     // "Announce the connection": readyState OPEN, fire `open`.
     readyState = OPEN
     failures = 0
-    invoke(stream.onopen, undefined, stream)
-    listeners.emit('open', undefined, stream)
+    facade.opened()
     if (closed) {
       discard(response)
       return undefined
@@ -315,7 +300,7 @@ export function connect(
     reader = bodyReader
     try {
       for (;;) {
-        const room = iterators.room()
+        const room = facade.room()
         if (room !== undefined) {
           await room
           if (closed) return undefined
@@ -366,18 +351,11 @@ export function connect(
 
   /** "Dispatch the event": loops get every event; listeners those of their type. */
   function dispatchEvent(event: ParsedEvent): void {
-    if (closed) return
-    iterators.push(event)
-    // A server event named like our own events would reach listeners typed
-    // for an error or no argument.
-    if (event.type === 'open' || event.type === 'error') return
-    if (event.type === 'message') invoke(stream.onmessage, event, stream)
-    listeners.emit(event.type, event, stream)
+    if (!closed) facade.dispatch(event)
   }
 
   function emitError(error: StreamError): void {
-    invoke(stream.onerror, error, stream)
-    listeners.emit('error', error, stream)
+    facade.failed(error)
   }
 
   /** Stops for good, then reports `error` (if any) with readyState CLOSED. */
@@ -406,7 +384,7 @@ export function connect(
     // releases the connection.
     reader?.cancel().then(undefined, ignore)
     reader = undefined
-    iterators.end()
+    facade.end()
   }
 }
 

@@ -7,8 +7,7 @@
 // tab connects on its own.
 import { SseError } from '@sse/core'
 import { connect, kOnId } from './connect'
-import { Iterators } from './iterators'
-import { invoke, type Listener, Listeners } from './listeners'
+import { createFacade } from './facade'
 import {
   CLOSED,
   type ClientOptions,
@@ -84,31 +83,17 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
   let failure: StreamError | undefined
   let inner: EventStream | undefined
   let release: (() => void) | undefined
-  const listeners = new Listeners()
-  const iterators = new Iterators(() => failure, close)
 
-  const stream: EventStream = {
-    get readyState() {
-      return readyState
-    },
-    get lastEventId() {
-      return lastEventId
-    },
-    get url() {
-      return href
-    },
-    onopen: null,
-    onmessage: null,
-    onerror: null,
-    addEventListener(type: string, listener: Listener): void {
-      listeners.add(type, listener)
-    },
-    removeEventListener(type: string, listener: Listener): void {
-      listeners.remove(type, listener)
+  const facade = createFacade(
+    {
+      readyState: () => readyState,
+      lastEventId: () => lastEventId,
+      url: () => href,
+      failure: () => failure,
     },
     close,
-    [Symbol.asyncIterator]: () => iterators.iterate(),
-  }
+  )
+  const stream = facade.stream
 
   // Not the holder: what the holder relays.
   channel.onmessage = ({ data }: MessageEvent<Message>) => {
@@ -187,11 +172,11 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
         return
       case 'event': {
         lastEventId = message.lastEventId
-        const event = { type: message.type, data: message.data, lastEventId: message.lastEventId }
-        iterators.push(event)
-        if (event.type === 'open' || event.type === 'error') return
-        if (event.type === 'message') invoke(stream.onmessage, event, stream)
-        listeners.emit(event.type, event, stream)
+        facade.dispatch({
+          type: message.type,
+          data: message.data,
+          lastEventId: message.lastEventId,
+        })
         return
       }
       case 'id':
@@ -200,10 +185,7 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
       case 'state':
         if (readyState === message.readyState) return
         readyState = message.readyState
-        if (readyState === OPEN) {
-          invoke(stream.onopen, undefined, stream)
-          listeners.emit('open', undefined, stream)
-        }
+        if (readyState === OPEN) facade.opened()
         return
       case 'error':
         report(errorOf(message.error))
@@ -219,8 +201,7 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
   }
 
   function report(error: StreamError): void {
-    invoke(stream.onerror, error, stream)
-    listeners.emit('error', error, stream)
+    facade.failed(error)
   }
 
   function close(): void {
@@ -233,7 +214,7 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
     // The next tab waiting for the lock takes over.
     release?.()
     channel.close()
-    iterators.end()
+    facade.end()
   }
 }
 

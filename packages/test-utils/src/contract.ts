@@ -13,7 +13,7 @@ import {
 } from '@sse/core'
 import { EventSource } from 'eventsource'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { fetchEvents, http2Events, httpHead, tls } from './clients'
+import { fetchEvents, http2Events, httpHead, type StreamCapture, tls } from './clients'
 import { SCRIPT_EVENTS, sendScript } from './contract-script'
 import { settle, trackTimers } from './timers'
 
@@ -108,6 +108,39 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       failures.get(path)!.push({ error, session, context })
     }
     return route(path, { heartbeat: false, onError }, handler)
+  }
+
+  /**
+   * With a stalled client already on /firehose, opens a fast one and
+   * publishes 12,000 events of 1 kB (20 a turn): the stalled one is closed
+   * as slow (one report) without its queue passing the bound; the fast one
+   * gets every event, in order.
+   */
+  const fireAtSlowAndFast = async (
+    openFast: (total: number) => Promise<StreamCapture>,
+    dropSlow: () => void,
+  ): Promise<void> => {
+    fireSessions.length = 0
+    slowClientReports = 0
+    const total = 12_000
+    const payload = 'x'.repeat(1000)
+    const fast = openFast(total)
+    await settle(() => fireHub.size === 2)
+    let maxQueued = 0
+    for (let i = 0; i < total; i++) {
+      await fireHub.publish('fire', `${i}:${payload}`)
+      for (const session of fireSessions) maxQueued = Math.max(maxQueued, session.queuedBytes)
+      if (i % 20 === 0) await nextTurn()
+    }
+    const capture = await fast
+    dropSlow()
+    expect(maxQueued).toBeLessThanOrEqual(SLOW_QUEUE_BOUND)
+    // Exactly one client was too slow, and the default policy closed it.
+    expect(slowClientReports).toBe(1)
+    expect(fireSessions.filter((s) => s.closeReason === 'slow-client')).toHaveLength(1)
+    expect(capture.events.map((e) => Number(e.data.split(':')[0]))).toEqual(
+      Array.from({ length: total }, (_, i) => i),
+    )
   }
 
   const routes: ContractRoute[] = [
@@ -316,32 +349,17 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
     }, 60_000)
 
     test('a client that stops reading stays within the queue bound; the others get every event', async () => {
-      fireSessions.length = 0
-      slowClientReports = 0
-      const total = 12_000
-      const payload = 'x'.repeat(1000)
       // A raw socket that sends the request and then never reads.
       const slow = net.connect(Number(new URL(server.url).port), '127.0.0.1')
       slow.write('GET /firehose HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
       slow.pause()
-      const fast = fetchEvents(`${server.url}/firehose`, {
-        until: (c) => c.events.length >= total,
-        timeoutMs: 30_000,
-      })
-      await settle(() => fireHub.size === 2)
-      let maxQueued = 0
-      for (let i = 0; i < total; i++) {
-        await fireHub.publish('fire', `${i}:${payload}`)
-        for (const session of fireSessions) maxQueued = Math.max(maxQueued, session.queuedBytes)
-        if (i % 20 === 0) await nextTurn()
-      }
-      const capture = await fast
-      slow.destroy()
-      expect(maxQueued).toBeLessThanOrEqual(SLOW_QUEUE_BOUND)
-      // Exactly one client was too slow, and the default policy closed it.
-      expect(slowClientReports).toBe(1)
-      expect(capture.events.map((e) => Number(e.data.split(':')[0]))).toEqual(
-        Array.from({ length: total }, (_, i) => i),
+      await fireAtSlowAndFast(
+        (total) =>
+          fetchEvents(`${server.url}/firehose`, {
+            until: (c) => c.events.length >= total,
+            timeoutMs: 30_000,
+          }),
+        () => slow.destroy(),
       )
     }, 60_000)
 
@@ -457,31 +475,15 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
         }, 60_000)
 
         test('a client that stops reading (its window exhausted) stays within the queue bound; another connection gets every event', async () => {
-          fireSessions.length = 0
-          slowClientReports = 0
-          const total = 12_000
-          const payload = 'x'.repeat(1000)
           // Its own connection: streams of one connection share its window.
           const stalled = http2.connect(h2.url, { ca: tls.cert })
           stalled.on('error', () => undefined)
           const slow = stalled.request({ ':path': '/firehose' })
           slow.on('error', () => undefined)
           slow.pause()
-          const fast = http2Events(`${h2.url}/firehose`, total, 30_000)
-          await settle(() => fireHub.size === 2)
-          let maxQueued = 0
-          for (let i = 0; i < total; i++) {
-            await fireHub.publish('fire', `${i}:${payload}`)
-            for (const session of fireSessions) maxQueued = Math.max(maxQueued, session.queuedBytes)
-            if (i % 20 === 0) await nextTurn()
-          }
-          const capture = await fast
-          stalled.destroy()
-          expect(maxQueued).toBeLessThanOrEqual(SLOW_QUEUE_BOUND)
-          expect(slowClientReports).toBe(1)
-          expect(fireSessions.filter((s) => s.closeReason === 'slow-client')).toHaveLength(1)
-          expect(capture.events.map((e) => Number(e.data.split(':')[0]))).toEqual(
-            Array.from({ length: total }, (_, i) => i),
+          await fireAtSlowAndFast(
+            (total) => http2Events(`${h2.url}/firehose`, total, 30_000),
+            () => stalled.destroy(),
           )
         }, 60_000)
       })

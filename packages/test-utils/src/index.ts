@@ -11,6 +11,15 @@ export {
 export { type ReadmeExample, readmeExamples, runAsCommonJs } from './docs'
 export { type EngineBackend, type EngineBackendOptions, runEngineSuite } from './engine-suite'
 export { type MemoryClient, memoryClient } from './memory-client'
+export {
+  type HaproxyOptions,
+  type NginxOptions,
+  type ProxyBinary,
+  proxyAvailable,
+  type RunningProxy,
+  startHaproxy,
+  startNginx,
+} from './proxies'
 export { runOnNode, toolDir } from './runtimes'
 export {
   openStream,

@@ -2,11 +2,12 @@
 // classified (response.ts), events parsed and dispatched to listeners
 // (listeners.ts) and loops (iterators.ts). Comments quote the steps of the
 // WHATWG processing model they implement.
-import { createParser, type ParsedEvent } from '@sse/core'
+import { createParser, type EventMap, type ParsedEvent, SseError } from '@sse/core'
 import { createFacade } from './facade'
 import { reportError } from './listeners'
 import { classifyResponse, connectionError } from './response'
 import { backoffDelay } from './retry'
+import { typingOf } from './typed'
 import {
   CLOSED,
   type ClientOptions,
@@ -15,7 +16,11 @@ import {
   OPEN,
   type ReadyState,
   type StreamError,
+  type TypedOptions,
 } from './types'
+
+/** A stream's URL, or a function called before every attempt for it. */
+type StreamUrl = string | URL | (() => string | URL | Promise<string | URL>)
 
 /** How an attempt ended, when the stream goes on. */
 type Outcome = { error: StreamError; retryAfter?: number | undefined; ended?: boolean }
@@ -31,6 +36,20 @@ const UNSAFE_ID = /[\r\n\0]/
  */
 export const kOnId: unique symbol = Symbol('sse.onId')
 
+/**
+ * A typed stream (see {@link TypedOptions}): each event's JSON data in
+ * `value`, its `type` narrowing it, checked by its schema if it has one.
+ *
+ * @example
+ * ```ts
+ * const stream = connect<Events>('/prices', { json: true, schemas: { price: Price } })
+ * for await (const event of stream) if (event.type === 'price') show(event.value.usd)
+ * ```
+ */
+export function connect<E extends EventMap>(
+  url: StreamUrl,
+  options: ClientOptions & TypedOptions<E>,
+): EventStream<E>
 /**
  * Opens a Server-Sent Events stream with `fetch`: any method and body,
  * headers, credentials, `Last-Event-ID` resume, exponential backoff with full
@@ -62,9 +81,10 @@ export const kOnId: unique symbol = Symbol('sse.onId')
  * ```
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#sse-processing-model
  */
+export function connect(url: StreamUrl, options?: ClientOptions): EventStream
 export function connect(
-  url: string | URL | (() => string | URL | Promise<string | URL>),
-  options: ClientOptions = {},
+  url: StreamUrl,
+  options: ClientOptions & Partial<TypedOptions<EventMap>> = {},
 ): EventStream {
   // A function URL is called before every attempt; `href` is the latest.
   let href = typeof url === 'function' ? '' : resolveUrl(url)
@@ -96,6 +116,7 @@ export function connect(
   if (onUnauthorized !== undefined && typeof onUnauthorized !== 'function')
     throw new TypeError('connect: `onUnauthorized` must be a function')
   const signal = options.signal
+  const typing = typingOf(options)
   const onId = (options as { [kOnId]?: (id: string) => void })[kOnId]
   let reportedId = initialId
   const hiddenPolicy = options.hidden ?? 'keep'
@@ -351,7 +372,11 @@ export function connect(
 
   /** "Dispatch the event": loops get every event; listeners those of their type. */
   function dispatchEvent(event: ParsedEvent): void {
-    if (!closed) facade.dispatch(event)
+    if (closed) return
+    const typed = typing === undefined ? event : typing(event)
+    // Not delivered, reported; the stream goes on.
+    if (typed instanceof SseError) emitError(typed)
+    else facade.dispatch(typed)
   }
 
   function emitError(error: StreamError): void {

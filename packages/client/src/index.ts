@@ -1,4 +1,4 @@
-export { type ParsedEvent, SseError, type SseErrorCode } from '@sse/core'
+export { type EventMap, type ParsedEvent, SseError, type SseErrorCode } from '@sse/core'
 export { connect } from './connect'
 export { ITERATOR_HIGH_WATER_MARK } from './iterators'
 export {
@@ -14,5 +14,10 @@ export {
   type EventStream,
   OPEN,
   type ReadyState,
+  type StandardSchemaResult,
+  type StandardSchemaV1,
   type StreamError,
+  type StreamEvent,
+  type TypedEvent,
+  type TypedOptions,
 } from './types'

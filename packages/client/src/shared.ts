@@ -5,7 +5,7 @@
 // close()), the lock passes to a waiting tab, which connects with the last
 // id it was relayed: nothing lost, nothing twice. Without those APIs, each
 // tab connects on its own.
-import { SseError } from '@sse/core'
+import { type EventMap, SseError } from '@sse/core'
 import { connect, kOnId } from './connect'
 import { createFacade } from './facade'
 import {
@@ -16,6 +16,7 @@ import {
   OPEN,
   type ReadyState,
   type StreamError,
+  type TypedOptions,
 } from './types'
 
 /** Options for {@link connectShared}: those of `connect`, and a key. */
@@ -33,7 +34,7 @@ export interface SharedOptions extends ClientOptions {
 /** What the holder tells the others (and `hello`, what a new tab asks it). */
 type Message =
   | { kind: 'hello' }
-  | { kind: 'event'; type: string; data: string; lastEventId: string }
+  | { kind: 'event'; type: string; data: string; lastEventId: string; value?: unknown }
   | { kind: 'id'; lastEventId: string }
   | { kind: 'state'; readyState: ReadyState }
   | { kind: 'error'; error: ErrorFields }
@@ -66,6 +67,11 @@ interface LockManager {
  * stream.addEventListener('notice', (event) => show(JSON.parse(event.data)))
  * ```
  */
+export function connectShared<E extends EventMap>(
+  url: string | URL,
+  options: SharedOptions & TypedOptions<E>,
+): EventStream<E>
+export function connectShared(url: string | URL, options?: SharedOptions): EventStream
 export function connectShared(url: string | URL, options: SharedOptions = {}): EventStream {
   const locks = (globalThis as { navigator?: { locks?: LockManager | null } }).navigator?.locks
   const { key = '', ...connectOptions } = options
@@ -138,12 +144,8 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
       let thrown: StreamError | undefined
       try {
         for await (const event of own) {
-          relay({
-            kind: 'event',
-            type: event.type,
-            data: event.data,
-            lastEventId: event.lastEventId,
-          })
+          // A typed stream's value (parsed and checked by the holder) goes too.
+          relay({ kind: 'event', ...event })
         }
       } catch (error) {
         thrown = error as StreamError
@@ -172,11 +174,8 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
         return
       case 'event': {
         lastEventId = message.lastEventId
-        facade.dispatch({
-          type: message.type,
-          data: message.data,
-          lastEventId: message.lastEventId,
-        })
+        const { kind: _kind, ...event } = message
+        facade.dispatch(event)
         return
       }
       case 'id':

@@ -1,5 +1,5 @@
 // The public shape of the client: ready states, options, the stream.
-import type { ParsedEvent, SseError } from '@sse/core'
+import type { EventMap, EventName, ParsedEvent, SseError } from '@sse/core'
 
 /**
  * `readyState` while connecting or waiting to reconnect.
@@ -176,7 +176,7 @@ export interface ClientOptions {
  * ```
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#the-eventsource-interface
  */
-export interface EventStream extends AsyncIterable<ParsedEvent> {
+export interface EventStream<E extends EventMap = EventMap> extends AsyncIterable<StreamEvent<E>> {
   /**
    * {@link CONNECTING} (also while waiting to reconnect), {@link OPEN}, or
    * {@link CLOSED} for good.
@@ -193,7 +193,7 @@ export interface EventStream extends AsyncIterable<ParsedEvent> {
   /** Called when a response was accepted as an event stream, before the `open` listeners. */
   onopen: (() => void) | null
   /** Called with every event of type `message` (no `event:` field), before the `message` listeners. */
-  onmessage: ((event: ParsedEvent) => void) | null
+  onmessage: ((event: StreamEvent<E, 'message' & EventName<E>>) => void) | null
   /** Called with every error, before the `error` listeners. */
   onerror: ((error: StreamError) => void) | null
   /** Listens for each accepted response (every reconnect opens again). */
@@ -205,7 +205,10 @@ export interface EventStream extends AsyncIterable<ParsedEvent> {
    * field, or the name of an event. Server events named `open` or `error`
    * reach async iteration only, never these listeners.
    */
-  addEventListener(type: string, listener: (event: ParsedEvent) => void): void
+  addEventListener<K extends EventName<E>>(
+    type: K,
+    listener: (event: StreamEvent<E, K>) => void,
+  ): void
   /** Removes a listener added with {@link EventStream.addEventListener}. */
   removeEventListener(type: string, listener: (...args: never[]) => void): void
   /**
@@ -226,5 +229,59 @@ export interface EventStream extends AsyncIterable<ParsedEvent> {
    * events past the mark. A server that meanwhile closes a slow connection is
    * reconnected to with `Last-Event-ID`.
    */
-  [Symbol.asyncIterator](): AsyncIterableIterator<ParsedEvent>
+  [Symbol.asyncIterator](): AsyncIterableIterator<StreamEvent<E>>
+}
+
+/**
+ * An event of a typed stream: its `type` narrows `value`, the data parsed as
+ * JSON (and validated, when the type has a schema).
+ */
+export type TypedEvent<E extends EventMap, K extends EventName<E>> = ParsedEvent & {
+  readonly type: K
+  readonly value: E[K]
+}
+
+/** What listeners and loops get: a `ParsedEvent`, or for a typed stream a union narrowed by `type`. */
+export type StreamEvent<
+  E extends EventMap,
+  K extends EventName<E> = EventName<E>,
+> = string extends keyof E ? ParsedEvent : { [P in K]: TypedEvent<E, P> }[K]
+
+/**
+ * A Standard Schema (https://standardschema.dev): zod, valibot, arktype
+ * and others implement it. Copied here, as the spec invites, so that none of
+ * them (nor the spec package) is a dependency.
+ */
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  readonly '~standard': {
+    readonly version: 1
+    readonly vendor: string
+    readonly validate: (
+      value: unknown,
+    ) => StandardSchemaResult<Output> | Promise<StandardSchemaResult<Output>>
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined
+  }
+}
+
+/** What a Standard Schema's `validate` returns. */
+export type StandardSchemaResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | {
+      readonly issues: ReadonlyArray<{
+        readonly message: string
+        readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined
+      }>
+    }
+
+/**
+ * The options of a typed stream (`connect<Events>(url, { json: true })`):
+ * every event's data is parsed as JSON into `value`, and checked against
+ * its type's schema when there is one. An event whose data does not parse or
+ * fails its schema is not delivered: it is reported as an `SseError` with
+ * code `SSE_INVALID_EVENT` (the issues in `cause`), and the stream goes on.
+ */
+export interface TypedOptions<E extends EventMap> {
+  json: true
+  /** Schemas by event type (sync ones: an async schema's events are reported, not delivered). */
+  schemas?: { readonly [K in EventName<E>]?: StandardSchemaV1<unknown, E[K]> }
 }

@@ -27,6 +27,7 @@ test('every README code block is an example file; the install line names what th
   expect(examples.map((e) => e.file)).toEqual([
     'examples/chat.ts',
     'examples/token-refresh.ts',
+    'examples/typed.ts',
     'examples/tabs.ts',
   ])
 })
@@ -79,4 +80,23 @@ test('examples/tabs.ts (ESM and CommonJS): where there are no Web Locks (Node) i
     return s.readyState
   })
   expect(viaRequire).toBe(2)
+})
+
+test('examples/typed.ts (ESM and CommonJS): a price that fails its schema is skipped; the next one is the value', async () => {
+  const prices = await startServer((seen) =>
+    openStream(
+      seen.res,
+      'event: price\ndata: {"symbol":"ACME"}\n\nevent: price\ndata: {"symbol":"ACME","usd":1.5}\n\n',
+    ),
+  )
+  const { firstPrice } = await import('../examples/typed')
+  expect(await firstPrice(prices.url)).toBe(1.5)
+  const viaRequire = await runAsCommonJs(
+    packageDir,
+    example('examples/typed.ts'),
+    (ex) => ex.firstPrice(process.env.SERVER),
+    { env: { SERVER: prices.url } },
+  )
+  expect(viaRequire).toBe(1.5)
+  await prices.close()
 })

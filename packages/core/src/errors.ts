@@ -16,6 +16,9 @@
  * - `SSE_INVALID_DATA`: data with no text form (the serializer threw, e.g.
  *   on a BigInt or a cycle, or returned something other than a string);
  *   the serializer's error is in `cause`.
+ * - `SSE_INVALID_EVENT`: a client received an event whose data does not
+ *   parse as JSON or fails its schema (typed events); the event is dropped,
+ *   the stream goes on; the parse or validation issues are in `cause`.
  */
 export type SseErrorCode =
   | 'SSE_INVALID_FIELD'
@@ -25,6 +28,7 @@ export type SseErrorCode =
   | 'SSE_CONNECTION'
   | 'SSE_TIMEOUT'
   | 'SSE_INVALID_DATA'
+  | 'SSE_INVALID_EVENT'
 
 // A registered symbol, so that two copies of @sse/core in one process (a
 // dual-package install, or two versions) still recognise each other's errors.

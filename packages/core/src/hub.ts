@@ -19,6 +19,7 @@ import { encode } from './encode'
 import type { Engine, Following, MaybePromise, ShardEvent, ShardReadResult } from './engine'
 import { SseError } from './errors'
 import { type Cursor, formatEventId, parseEventId } from './event-id'
+import type { EventMap, EventName, TypedArgs } from './events'
 import { countersOf, type Instrumentation, type StoreOperation } from './instrumentation'
 import { createMemoryEngine } from './memory-engine'
 import { backgroundTimer, defaultSerialize, kOnClose, type Session, serializeData } from './session'
@@ -130,8 +131,12 @@ export interface Subscription {
   unsubscribe(): void
 }
 
-/** Topics and subscriptions over one engine. */
-export interface Hub {
+/**
+ * Topics and subscriptions over one engine. With an event map
+ * (`createHub<Events>()`, see `EventMap`), `publish` checks event names and
+ * data.
+ */
+export interface Hub<E extends EventMap = EventMap> {
   /** The engine events go through. */
   readonly engine: Engine
   /** How many sessions are subscribed. */
@@ -160,7 +165,11 @@ export interface Hub {
    * `SSE_INVALID_FIELD` for the event type) and when the engine fails
    * (`SSE_STORE`).
    */
-  publish(topics: string | Iterable<string>, data: unknown, options?: PublishOptions): Promise<void>
+  publish<K extends EventName<E>>(
+    topics: string | Iterable<string>,
+    data: E[K],
+    ...options: TypedArgs<E, K, PublishOptions>
+  ): Promise<void>
   /**
    * Ends this hub's streams gracefully: a session subscribed from now on is
    * sent a `retry:` hint and closed at once, and every subscribed one is
@@ -227,7 +236,7 @@ const textEncoder = /* @__PURE__ */ new TextEncoder()
  * await hub.publish('users/42', { text: 'hello' }, { event: 'notification' })
  * ```
  */
-export function createHub(options: HubOptions = {}): Hub {
+export function createHub<E extends EventMap = EventMap>(options: HubOptions = {}): Hub<E> {
   const engine = options.engine ?? createMemoryEngine()
   const serialize = options.serialize ?? defaultSerialize
   const resyncEvent = options.resyncEvent ?? 'resync'

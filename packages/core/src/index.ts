@@ -18,6 +18,7 @@ export {
 } from './engine'
 export { SseError, type SseErrorCode } from './errors'
 export { type Cursor, formatEventId, parseEventId } from './event-id'
+export type { EventMap, EventName, TypedArgs } from './events'
 export {
   createHub,
   type GapInfo,

@@ -1,5 +1,6 @@
 import { encode, encodeComment } from './encode'
 import { SseError } from './errors'
+import type { EventMap, EventName, TypedArgs } from './events'
 import { type Counters, countersOf, type Instrumentation } from './instrumentation'
 
 /**
@@ -166,8 +167,11 @@ export interface PipeOptions {
   close?: boolean
 }
 
-/** One open event stream to one client. */
-export interface Session {
+/**
+ * One open event stream to one client. With an event map (`Session<Events>`,
+ * see `EventMap`), `send` checks event names and data.
+ */
+export interface Session<E extends EventMap = EventMap> {
   /** The `Last-Event-ID` the client reconnected with, if any. */
   readonly lastEventId: string | undefined
   /** Aborts when the session closes, whoever closed it; its `reason` is the {@link CloseReason}. */
@@ -184,7 +188,7 @@ export interface Session {
    * Serializes and sends one event. Returns `false`, and writes nothing, when
    * the session is closed (or the frame was dropped by the slow-client policy).
    */
-  send(data: unknown, options?: SendOptions): boolean
+  send<K extends EventName<E>>(data: E[K], ...options: TypedArgs<E, K, SendOptions>): boolean
   /** Sends a comment line (clients ignore it). Returns `false` when closed. */
   comment(text: string): boolean
   /**

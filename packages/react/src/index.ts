@@ -4,12 +4,16 @@ import {
   CONNECTING,
   connect,
   createStreamStore,
+  type EventMap,
+  type EventStream,
   OPEN,
   type ParsedEvent,
   type ReadyState,
   type StreamError,
+  type StreamEvent,
   type StreamSnapshot,
   type StreamStore,
+  type TypedOptions,
 } from '@sse/client'
 import { connectShared } from '@sse/client/shared'
 import {
@@ -88,9 +92,12 @@ export interface UseEventSourceOptions extends ClientOptions {
  * const { lastEvent, status, error, close } = useEventSource('/feed')
  * ```
  */
-export interface UseEventSourceResult {
-  /** The latest delivered event, or `null` before the first one (and after the URL changed). */
-  lastEvent: ParsedEvent | null
+export interface UseEventSourceResult<E extends EventMap = EventMap> {
+  /**
+   * The latest delivered event, or `null` before the first one (and after
+   * the URL changed). For a typed stream, narrowed by its `type`.
+   */
+  lastEvent: StreamEvent<E> | null
   /** `'connecting'` (also while waiting to reconnect), `'open'` or `'closed'`. */
   status: EventSourceStatus
   /** The same state as the client's `readyState` number. */
@@ -135,6 +142,14 @@ const noSubscription = (): (() => void) => () => undefined
  * ```
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#the-eventsource-interface
  */
+export function useEventSource<E extends EventMap>(
+  url: string | URL | null,
+  options: UseEventSourceOptions & TypedOptions<E>,
+): UseEventSourceResult<E>
+export function useEventSource(
+  url: string | URL | null,
+  options?: UseEventSourceOptions,
+): UseEventSourceResult
 export function useEventSource(
   url: string | URL | null,
   options: UseEventSourceOptions = {},
@@ -164,9 +179,10 @@ export function useEventSource(
           key: _key,
           ...clientOptions
         } = latest.current
-        return shared
-          ? connectShared(href, { ...clientOptions, key })
-          : connect(href, clientOptions)
+        // (Typed or not, the same stream at run time.)
+        return (
+          shared ? connectShared(href, { ...clientOptions, key }) : connect(href, clientOptions)
+        ) as EventStream
       },
       {
         events: eventsKey === '' ? [] : eventsKey.split('\n'),

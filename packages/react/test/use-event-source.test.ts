@@ -192,3 +192,16 @@ test('shared: where the page has no Web Locks it is a stream of its own, and it 
   await waitFor(() => expect(text()).toBe('open message shared -'))
   expect(server.requests).toHaveLength(1)
 })
+
+test('typed: lastEvent carries the JSON value, narrowed by type', async () => {
+  type Events = { price: { usd: number }; message: string }
+  const server = await serve(({ res }) =>
+    openStream(res, 'retry: 10000\nevent: price\ndata: {"usd":2.5}\n\n'),
+  )
+  const { result } = renderHook(() =>
+    useEventSource<Events>(`${server.url}/feed`, { json: true, events: ['price'] }),
+  )
+  await waitFor(() => expect(result.current.lastEvent?.type).toBe('price'))
+  const event = result.current.lastEvent!
+  expect(event.type === 'price' ? event.value.usd : undefined).toBe(2.5)
+})

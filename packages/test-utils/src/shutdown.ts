@@ -4,6 +4,7 @@ import net from 'node:net'
 import { join } from 'node:path'
 import { createParser } from '@sse/core'
 import { expect } from 'vitest'
+import { freePort } from './ports'
 import { until } from './until'
 
 /** What {@link expectGracefulShutdown} measured. */
@@ -113,16 +114,5 @@ function accepts(port: number): Promise<boolean> {
       resolve(true)
     })
     socket.once('error', () => resolve(false))
-  })
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
   })
 }

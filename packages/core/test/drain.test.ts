@@ -44,11 +44,13 @@ describe('createDrainer', () => {
     })
     // 20 closes over 1 s: one every 50 ms, the first at once, none after the window.
     expect(finished - started).toBeGreaterThanOrEqual(900)
-    expect(Math.min(...ends)).toBeLessThan(200)
+    expect(Math.min(...ends)).toBeLessThan(400)
     ends.sort((a, b) => a - b)
     const halfway = ends.filter((t) => t < 500).length
-    expect(halfway).toBeGreaterThanOrEqual(8)
-    expect(halfway).toBeLessThanOrEqual(12)
+    // 10 when timers are punctual; a loaded machine's late tick moves a few
+    // across the mark, never all of them (at once would be 20).
+    expect(halfway).toBeGreaterThanOrEqual(6)
+    expect(halfway).toBeLessThanOrEqual(14)
     // Not one hint for all: they are jittered.
     const hints = new Set((await Promise.all(bodies)).map(({ text }) => retryOf(text)[0]))
     expect(hints.size).toBeGreaterThan(1)

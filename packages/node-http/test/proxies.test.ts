@@ -233,7 +233,9 @@ describe.skipIf(!proxyAvailable('nginx'))('behind nginx', () => {
     const nginx = await started(startNginx(upstream.port, nginxWith(NGINX)))
     const delays = await latencies(nginx.url)
     console.log(`nginx, recommended location: per-event delay ${summary(delays)}`)
-    expect(Math.max(...delays)).toBeLessThan(100)
+    // The median, not the max: one late event is this process's loop stalled
+    // on a loaded machine; a buffering proxy holds them all back.
+    expect(median(delays)).toBeLessThan(50)
   })
 
   test("without proxy_buffering off, the stream's X-Accel-Buffering: no keeps nginx unbuffered: events arrive at once and a client that reads nothing holds the app back", async () => {
@@ -243,7 +245,9 @@ describe.skipIf(!proxyAvailable('nginx'))('behind nginx', () => {
     )
     const delays = await latencies(nginx.url)
     console.log(`nginx, proxy_buffering on (its default): per-event delay ${summary(delays)}`)
-    expect(Math.max(...delays)).toBeLessThan(100)
+    // The median, not the max: one late event is this process's loop stalled
+    // on a loaded machine; a buffering proxy holds them all back.
+    expect(median(delays)).toBeLessThan(50)
 
     // Unbuffered, nginx holds about one proxy buffer: what the app can write
     // is what the sockets buffer (a few MB on loopback), then its session
@@ -312,7 +316,8 @@ describe.skipIf(!proxyAvailable('haproxy'))('behind HAProxy (mode http)', () => 
     const haproxy = await started(startHaproxy(upstream.port, haproxyWith(HAPROXY)))
     const delays = await latencies(haproxy.url)
     console.log(`HAProxy, http-no-delay: per-event delay ${summary(delays)}`)
-    expect(Math.max(...delays)).toBeLessThan(50)
+    // The median (see above); without the option it is ~200 ms (next test).
+    expect(median(delays)).toBeLessThan(50)
   })
 
   test('without option http-no-delay every small event is held ~200 ms', async () => {

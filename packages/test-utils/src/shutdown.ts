@@ -71,7 +71,9 @@ export async function expectGracefulShutdown(
     const ends = opened.map((s) => s.endedAt!)
     const spread = Math.max(...ends) - Math.min(...ends)
     // n streams closed at i/n of the window: the last one (n-1)/n into it.
-    expect(spread).toBeGreaterThanOrEqual(((streams - 1) / streams) * windowMs * 0.8)
+    // (Half of that at least: a loaded machine's late timer closes what is
+    // overdue together; all at once would be ~0.)
+    expect(spread).toBeGreaterThanOrEqual(((streams - 1) / streams) * windowMs * 0.5)
     expect(exitedAfter).toBeGreaterThanOrEqual(windowMs * 0.8)
     return { exitedAfter, spread }
   } finally {

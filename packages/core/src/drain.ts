@@ -14,6 +14,8 @@ export interface DrainOptions {
   /**
    * Milliseconds over which open streams are closed, evenly spread: with
    * 1,000 streams and 10 s, one every 10 ms. `0` closes them all at once.
+   * A stalled event loop stretches the window a little rather than closing
+   * what fell behind at once.
    *
    * @defaultValue 10_000
    */
@@ -167,15 +169,24 @@ export function closeSpread(
   const count = sessions.length
   if (count === 0) return Promise.resolve()
   return new Promise((resolve) => {
-    const started = Date.now()
+    let started = Date.now()
     let next = 0
     const step = Math.max(window / count, 5)
+    // The most one tick closes: twice its even share. A tick that comes late
+    // (a stalled event loop) goes on at the even rate from then, taking a
+    // little longer than `window`, rather than closing the backlog at once.
+    const most = window === 0 ? count : 2 * Math.max(1, Math.ceil((count * step) / window))
     const tick = (): void => {
-      const elapsed = Date.now() - started
-      const due =
+      const now = Date.now()
+      const elapsed = now - started
+      let due =
         elapsed >= window ? count : Math.min(count, Math.floor((count * elapsed) / window) + 1)
+      if (due - next > most) {
+        due = next + most
+        started = now - ((due - 1) * window) / count
+      }
       while (next < due) closeForDrain(sessions[next++]!, retry)
-      if (next < count) backgroundTimer(tick, Math.min(step, window - elapsed))
+      if (next < count) backgroundTimer(tick, Math.max(1, Math.min(step, window - (now - started))))
       else resolve()
     }
     tick()

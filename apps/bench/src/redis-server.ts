@@ -6,8 +6,8 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { type AddressInfo, createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort } from '@sse/test-utils/ports'
 import { Redis } from 'ioredis'
 
 export interface RedisServer {
@@ -20,16 +20,6 @@ export interface RedisServer {
 }
 
 const STARTUP_MS = 10_000
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen({ host: '127.0.0.1', port: 0 })
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 export async function startRedisServer(): Promise<RedisServer> {
   const port = await freePort()

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
+import { freePort } from '@sse/test-utils/ports'
 
 /** A 3-node JetStream cluster of our own on 127.0.0.1, started and stopped by a test. */
 export interface NatsCluster {
@@ -14,17 +14,6 @@ export interface NatsCluster {
   /** Kills the server named `name` (`n0`, `n1`, `n2`) with SIGKILL. */
   kill(name: string): Promise<void>
   stop(): Promise<void>
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 /** Starts three nats-server processes with routes to each other and waits for JetStream. */

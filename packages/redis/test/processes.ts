@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { freePort } from '@sse/test-utils/ports'
 import {
   serverGroup as group,
   type ServerGroup,
@@ -15,6 +16,7 @@ import { answersPing, REDIS_URL, until } from './helpers'
 
 const packageDir = resolve(import.meta.dirname, '..')
 
+export { freePort } from '@sse/test-utils/ports'
 export {
   eventsUrl,
   isLive,
@@ -91,18 +93,6 @@ const cleanups: Array<() => Promise<void>> = []
 /** Stops every redis-server this file started. */
 async function stopOwnRedis(): Promise<void> {
   await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()))
-}
-
-/** A port nothing listens on now. */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer()
-    server.once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => done(port))
-    })
-  })
 }
 
 /** A TCP proxy to a Redis that can be cut (every connection dropped, new ones refused) and restored. */

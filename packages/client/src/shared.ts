@@ -187,20 +187,16 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
         if (readyState === OPEN) facade.opened()
         return
       case 'error':
-        report(errorOf(message.error))
+        facade.failed(errorOf(message.error))
         return
       case 'stop': {
         // A 4xx, a 204: every tab stops, none takes over.
         const error = message.error && errorOf(message.error)
         if (message.failed) failure = error
         close()
-        if (error !== undefined) report(error)
+        if (error !== undefined) facade.failed(error)
       }
     }
-  }
-
-  function report(error: StreamError): void {
-    facade.failed(error)
   }
 
   function close(): void {

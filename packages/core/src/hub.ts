@@ -191,6 +191,18 @@ interface Held {
   key: string | undefined
 }
 
+/**
+ * An event a resuming session is owed: a held live one (its body encoded),
+ * or one read from history (`event`, encoded when written).
+ */
+interface Owed {
+  shard: number
+  position: string
+  body: string | undefined
+  key: string | undefined
+  event?: ShardEvent
+}
+
 /** A shard this hub follows. */
 interface Shard {
   refs: number
@@ -786,20 +798,8 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
     base: Cursor,
     reads: Map<number, ShardReadResult>,
     held: Held[],
-  ): Array<{
-    shard: number
-    position: string
-    body: string | undefined
-    key: string | undefined
-    event?: ShardEvent
-  }> {
-    const out: Array<{
-      shard: number
-      position: string
-      body: string | undefined
-      key: string | undefined
-      event?: ShardEvent
-    }> = []
+  ): Owed[] {
+    const out: Owed[] = []
     const readThrough = new Map<number, string>(base)
     for (const [shard, result] of reads) {
       if (result.gap) continue
@@ -827,7 +827,7 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
    * to {@link REPLAY_BATCH} characters (one encode and one write for many);
    * a keyed one alone, so that it can conflate.
    */
-  function writeInOrder(member: Member, base: Cursor, items: ReturnType<typeof pending>): void {
+  function writeInOrder(member: Member, base: Cursor, items: Owed[]): void {
     const session = member.session
     const running: Cursor = new Map(base)
     let batch = ''

@@ -1,16 +1,19 @@
 /**
- * Redis's own CPU time, from `INFO cpu` (`used_cpu_sys + used_cpu_user`, in
- * seconds since it started), summed over the nodes given: read it before and
- * after a measurement and take the difference.
+ * A broker's own CPU time: read it before and after a measurement and take
+ * the difference. Redis's comes from `INFO cpu` (`used_cpu_sys +
+ * used_cpu_user`, in seconds since it started, to the microsecond), here;
+ * nats-server's from `/proc` (`nats-cpu.ts`).
  */
 import { Redis } from 'ioredis'
 
+/** CPU used so far by a broker's processes or nodes. */
 export interface CpuMeter {
   /** Microseconds of CPU the nodes have used so far, summed. */
   read(): Promise<number>
   close(): void
 }
 
+/** Redis's CPU, summed over the nodes on `ports` of 127.0.0.1. */
 export function cpuMeter(ports: readonly number[]): CpuMeter {
   const clients = ports.map((port) => new Redis({ port, host: '127.0.0.1' }))
   return {

@@ -4,7 +4,7 @@
  * Its `INFO cpu` counts only the benchmark's own commands, which a Redis
  * shared with other work would not.
  */
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from '@sse/test-utils/ports'
@@ -21,6 +21,21 @@ export interface RedisServer {
 
 const STARTUP_MS = 10_000
 
+/**
+ * How a private broker process (this one, and `nats-server.ts`'s) is stopped:
+ * SIGTERM, then SIGKILL after 2 s; resolves once it exited. Call it at spawn.
+ */
+export function stopper(child: ChildProcess): () => Promise<void> {
+  const exited = once(child, 'exit').then(() => undefined)
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
+    await exited
+    clearTimeout(timer)
+  }
+}
+
 export async function startRedisServer(): Promise<RedisServer> {
   const port = await freePort()
   const child = spawn(
@@ -28,14 +43,7 @@ export async function startRedisServer(): Promise<RedisServer> {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdio: 'ignore' },
   )
-  const exited = once(child, 'exit').then(() => undefined)
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
-    await exited
-    clearTimeout(timer)
-  }
+  const stop = stopper(child)
   const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null })
   redis.on('error', () => undefined)
   try {

@@ -7,15 +7,22 @@
  * - `redis`: a private standalone `redis-server`, two serving nodes (one per
  *   group) and a publishing node;
  * - `cluster`: a real local Redis Cluster of 3 masters and 3 replicas
- *   (`@sse/test-utils`), and the same three nodes.
+ *   (`@sse/test-utils`), and the same three nodes;
+ * - `nats`: a private `nats-server -js` (`nats-server.ts`), and the same
+ *   three nodes on a stream of this run's own, deleted at the end;
+ * - `nats-cluster`: a real local 3-node JetStream cluster (the nats tests'
+ *   fixture), a stream with 3 replicas, and the same three nodes.
  *
  * And one clients process for all of them. Every process is ours, stopped by
- * its pid in `stop()`, the Redis ones last.
+ * its pid in `stop()`, the brokers last.
  */
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { startRedisCluster } from '@sse/test-utils/redis-cluster'
+import { startNatsCluster } from '../../../packages/nats/test/nats-cluster'
 import { IpcChild } from './ipc-child'
+import { natsServerPid, processCpuMeter } from './nats-cpu'
+import { deleteStream, natsServerVersion, startNatsServer } from './nats-server'
 import { type CpuMeter, cpuMeter } from './redis-cpu'
 import { startRedisServer } from './redis-server'
 import type {
@@ -27,9 +34,19 @@ import type {
   NodeSpec,
 } from './topics-shared'
 
-export type EngineKind = 'memory' | 'redis' | 'cluster'
+export type EngineKind = 'memory' | 'redis' | 'cluster' | 'nats' | 'nats-cluster'
 
 export type Node = IpcChild<NodeCommand, NodeReply>
+
+/** The broker between the processes, and its own CPU. */
+export interface Broker {
+  /** Its name in the rows: `Redis`, `NATS`. */
+  name: string
+  /** Its CPU: the standalone server, the Redis Cluster's masters, or every node of a NATS cluster. */
+  cpu: CpuMeter
+  /** The Redis Cluster's replicas, shown apart. */
+  replicas: CpuMeter | undefined
+}
 
 export interface Deployment {
   /** What the rows ran on, for the case name. */
@@ -44,10 +61,8 @@ export interface Deployment {
   /** Whether the publisher is one of the servers (its CPU is in theirs). */
   publisherServes: boolean
   clients: IpcChild<ClientsCommand, ClientsReply>
-  /** Redis CPU: the standalone server, or the cluster's masters. */
-  masters: CpuMeter | undefined
-  /** The cluster's replicas. */
-  replicas: CpuMeter | undefined
+  /** None for the memory engine. */
+  broker: Broker | undefined
   stop(): Promise<void>
 }
 
@@ -57,57 +72,101 @@ const CLIENTS = fileURLToPath(new URL('./topics-clients.ts', import.meta.url))
 interface Infrastructure {
   engine: EngineSpec
   description: string
-  masters: CpuMeter | undefined
-  replicas: CpuMeter | undefined
+  broker: Broker | undefined
   stop(): Promise<void>
 }
 
+const NODES = '2 server processes + 1 publisher'
+
 async function infrastructure(kind: EngineKind): Promise<Infrastructure> {
-  const prefix = `bench-topics:${randomUUID()}:`
-  if (kind === 'memory') {
-    return {
-      engine: { kind },
-      description: 'memory engine, 1 process (serves and publishes)',
-      masters: undefined,
-      replicas: undefined,
-      stop: async () => undefined,
+  const id = randomUUID()
+  const prefix = `bench-topics:${id}:`
+  // A JetStream stream and subject prefix of this run's own.
+  const stream = `BENCH_TOPICS_${id.replaceAll('-', '')}`
+  const subjectPrefix = `bench-topics.${id.replaceAll('-', '')}`
+  switch (kind) {
+    case 'memory':
+      return {
+        engine: { kind },
+        description: 'memory engine, 1 process (serves and publishes)',
+        broker: undefined,
+        stop: async () => undefined,
+      }
+    case 'redis': {
+      const redis = await startRedisServer()
+      const cpu = cpuMeter([redis.port])
+      return {
+        engine: { kind, url: redis.url, prefix },
+        description: `one Redis ${redis.version} (a private redis-server), ${NODES}`,
+        broker: { name: 'Redis', cpu, replicas: undefined },
+        stop: async () => {
+          cpu.close()
+          await redis.stop()
+        },
+      }
     }
-  }
-  if (kind === 'redis') {
-    const redis = await startRedisServer()
-    const masters = cpuMeter([redis.port])
-    return {
-      engine: { kind, url: redis.url, prefix },
-      description: `one Redis ${redis.version} (a private redis-server), 2 server processes + 1 publisher`,
-      masters,
-      replicas: undefined,
-      stop: async () => {
-        masters.close()
-        await redis.stop()
-      },
-    }
-  }
-  const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 })
-  try {
-    const nodes = await cluster.nodes()
-    const portsOf = (role: string) => nodes.filter((n) => n.role === role).map((n) => n.port)
-    const masters = cpuMeter(portsOf('master'))
-    const replicas = cpuMeter(portsOf('replica'))
-    return {
-      engine: { kind, nodes: cluster.startupNodes, prefix },
-      description:
-        'Redis Cluster, 3 masters + 3 replicas (local redis-server processes), 2 server processes + 1 publisher',
-      masters,
-      replicas,
-      stop: async () => {
-        masters.close()
-        replicas.close()
+    case 'cluster': {
+      const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 })
+      try {
+        const nodes = await cluster.nodes()
+        const portsOf = (role: string) => nodes.filter((n) => n.role === role).map((n) => n.port)
+        const cpu = cpuMeter(portsOf('master'))
+        const replicas = cpuMeter(portsOf('replica'))
+        return {
+          engine: { kind, nodes: cluster.startupNodes, prefix },
+          description: `Redis Cluster, 3 masters + 3 replicas (local redis-server processes), ${NODES}`,
+          broker: { name: 'Redis', cpu, replicas },
+          stop: async () => {
+            cpu.close()
+            replicas.close()
+            await cluster.stop()
+          },
+        }
+      } catch (error) {
         await cluster.stop()
-      },
+        throw error
+      }
     }
-  } catch (error) {
-    await cluster.stop()
-    throw error
+    case 'nats': {
+      const nats = await startNatsServer()
+      return {
+        engine: { kind, servers: [nats.url], stream, subjectPrefix, replicas: 1 },
+        description: `one NATS ${nats.version} JetStream (a private nats-server -js), stream in memory, ${NODES}`,
+        broker: { name: 'NATS', cpu: processCpuMeter([nats.pid]), replicas: undefined },
+        stop: async () => {
+          try {
+            await deleteStream([nats.url], stream)
+          } finally {
+            await nats.stop()
+          }
+        },
+      }
+    }
+    case 'nats-cluster': {
+      const cluster = await startNatsCluster()
+      try {
+        const pids = await Promise.all(
+          cluster.servers.map((url) => natsServerPid(Number(new URL(url).port))),
+        )
+        return {
+          engine: { kind: 'nats', servers: cluster.servers, stream, subjectPrefix, replicas: 3 },
+          description:
+            `NATS ${natsServerVersion()} JetStream cluster, 3 nodes (local nats-server processes), ` +
+            `stream in memory with 3 replicas, ${NODES}`,
+          broker: { name: 'NATS (3 nodes)', cpu: processCpuMeter(pids), replicas: undefined },
+          stop: async () => {
+            try {
+              await deleteStream(cluster.servers, stream)
+            } finally {
+              await cluster.stop()
+            }
+          },
+        }
+      } catch (error) {
+        await cluster.stop()
+        throw error
+      }
+    }
   }
 }
 
@@ -144,8 +203,7 @@ export async function deploy(kind: EngineKind): Promise<Deployment> {
       publisher,
       publisherServes: memory,
       clients,
-      masters: infra.masters,
-      replicas: infra.replicas,
+      broker: infra.broker,
       stop,
     }
   } catch (error) {

@@ -1,8 +1,8 @@
 /**
  * One node of the topics question, in its own process (run by `topics.ts`):
  * `node topics-node.ts '<NodeSpec as JSON>'`. A hub on the engine of the spec
- * (memory, one Redis, or a Redis Cluster) that serves HTTP, publishes on
- * command, or both.
+ * (memory, one Redis, a Redis Cluster, or NATS JetStream) that serves HTTP,
+ * publishes on command, or both.
  *
  * Serving: `GET /events?first=<i>&count=<n>` opens an `@sse/node-http`
  * session subscribed to the exact topics `users/<i>` … `users/<i + n - 1>`.
@@ -13,6 +13,7 @@
 import { createServer } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createHub, createMemoryEngine, type Engine } from '@sse/core'
+import { createNatsEngine } from '@sse/nats'
 import { sse } from '@sse/node-http'
 import { createRedisEngine } from '@sse/redis'
 import { Cluster } from 'ioredis'
@@ -57,6 +58,16 @@ function engineOf(spec: EngineSpec): Engine {
         quitOnClose: true,
         prefix: spec.prefix,
         onError: fatal('Redis engine'),
+      })
+    case 'nats':
+      return createNatsEngine({
+        servers: spec.servers,
+        stream: spec.stream,
+        subjectPrefix: spec.subjectPrefix,
+        replicas: spec.replicas,
+        // In memory, as the benchmark's Redis keeps its streams (no RDB, no AOF).
+        storage: 'memory',
+        onError: fatal('NATS engine'),
       })
   }
 }

@@ -46,6 +46,7 @@ export type EngineSpec =
   | { kind: 'memory' }
   | { kind: 'redis'; url: string; prefix: string }
   | { kind: 'cluster'; nodes: Array<{ host: string; port: number }>; prefix: string }
+  | { kind: 'nats'; servers: string[]; stream: string; subjectPrefix: string; replicas: number }
 
 /** A node: a hub on an engine that serves HTTP, publishes, or both. */
 export interface NodeSpec {

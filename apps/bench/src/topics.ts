@@ -1,12 +1,13 @@
 /**
  * Question: does the cost of a delivered event stay the same as the number of
- * topics grows (issue 10's target: at 10,000 topics, Redis CPU and server CPU
+ * topics grows (issue 10's target: at 10,000 topics, broker CPU and server CPU
  * per delivered event at most 1.5x their values at 1 topic; 100,000 topics
  * work)? And what do idle topics and subscriptions cost in memory?
  *
- * At 1, 1,000, 10,000 and 100,000 topics, on three engines (one case each):
- * the memory engine in one process (the baseline), one Redis, and a local
- * Redis Cluster of 3 masters and 3 replicas, each with 2 server processes
+ * At 1, 1,000, 10,000 and 100,000 topics, on five engines (one case each):
+ * the memory engine in one process (the baseline), one Redis, a local Redis
+ * Cluster of 3 masters and 3 replicas, one NATS JetStream server and a local
+ * 3-node JetStream cluster (issue 16), each with 2 server processes
  * (`topics-deployment.ts`). Real HTTP SSE connections, each subscribed to up
  * to 100 exact topics, so that every topic has exactly one subscribed
  * connection per server: every event is delivered exactly twice at every
@@ -22,8 +23,10 @@
  *   processes, summed, from before the first publish until the clients have
  *   every event, over the deliveries (the memory engine's one process also
  *   publishes);
- * - Redis CPU per delivered event: `INFO cpu` (`used_cpu_sys +
- *   used_cpu_user`) over the same window, summed over the masters;
+ * - broker CPU per delivered event over the same window: Redis's `INFO cpu`
+ *   (`used_cpu_sys + used_cpu_user`), summed over the masters (the
+ *   cluster's replicas apart); nats-server's `utime + stime` from `/proc`,
+ *   summed over its nodes (`nats-cpu.ts`, to 10 ms per process);
  * - latency p50/p99: receive time minus the send time in the event, over all
  *   deliveries (`epochUs`: one time base across processes).
  * Rounds of the four topic counts interleave in rotating order after one
@@ -41,6 +44,8 @@ const KINDS = {
   'memory engine': 'memory',
   'one Redis': 'redis',
   'Redis Cluster': 'cluster',
+  'NATS JetStream': 'nats',
+  'NATS JetStream cluster': 'nats-cluster',
   'idle memory per topic and subscription': 'idle',
 } as const
 
@@ -59,7 +64,7 @@ interface Sample {
   bytes: number
   serverUs: number
   publisherUs: number
-  mastersUs: number | undefined
+  brokerUs: number | undefined
   replicasUs: number | undefined
   p50Us: number
   p99Us: number
@@ -108,13 +113,19 @@ async function round(
   await d.clients.next('expecting', 10)
   for (const server of d.servers) server.send({ type: 'begin', topics })
   await Promise.all(d.servers.map((server) => server.next('begun', 10)))
-  const [mastersBefore, replicasBefore] = await Promise.all([d.masters?.read(), d.replicas?.read()])
+  const [brokerBefore, replicasBefore] = await Promise.all([
+    d.broker?.cpu.read(),
+    d.broker?.replicas?.read(),
+  ])
   d.publisher.send({ type: 'publish', topics, events, rate: RATE, firstSeq, seed: firstSeq + 1 })
   const [published, received] = await Promise.all([
     d.publisher.next('published', seconds + 60),
     d.clients.next('received', seconds + 60),
   ])
-  const [mastersAfter, replicasAfter] = await Promise.all([d.masters?.read(), d.replicas?.read()])
+  const [brokerAfter, replicasAfter] = await Promise.all([
+    d.broker?.cpu.read(),
+    d.broker?.replicas?.read(),
+  ])
   for (const server of d.servers) server.send({ type: 'end' })
   const cpus = await Promise.all(d.servers.map((server) => server.next('cpu', 10)))
 
@@ -135,7 +146,7 @@ async function round(
     bytes: received.bytes,
     serverUs: cpus.reduce((sum, cpu) => sum + cpu.cpuUs, 0),
     publisherUs: published.cpuUs,
-    mastersUs: difference(mastersAfter, mastersBefore),
+    brokerUs: difference(brokerAfter, brokerBefore),
     replicasUs: difference(replicasAfter, replicasBefore),
     p50Us: received.p50Us,
     p99Us: received.p99Us,
@@ -151,7 +162,7 @@ export async function run(caseName: string): Promise<Row[]> {
   try {
     log(`${kind}: deployed`)
     let seq = 0
-    // JIT, connections to Redis, socket buffers: not measured.
+    // JIT, connections to the broker, socket buffers: not measured.
     await round(d, 1_000, RATE / 2, seq)
     seq += RATE / 2
     for (let r = 0; r < ROUNDS; r++) {
@@ -186,15 +197,15 @@ function ms(microseconds: number): string {
 }
 
 function rowsOf(kind: EngineKind, d: Deployment, samples: Map<number, Sample[]>): Row[] {
-  const redis = d.masters !== undefined
+  const broker = d.broker
   const summary = TOPIC_COUNTS.map((topics) => {
     const of = samples.get(topics)!
     return {
       topics,
       of,
       server: perEvent(of, (s) => s.serverUs),
-      masters: redis ? perEvent(of, (s) => s.mastersUs) : undefined,
-      replicas: d.replicas === undefined ? undefined : perEvent(of, (s) => s.replicasUs),
+      broker: broker === undefined ? undefined : perEvent(of, (s) => s.brokerUs),
+      replicas: broker?.replicas === undefined ? undefined : perEvent(of, (s) => s.replicasUs),
       publisher: median(of.map((s) => s.publisherUs / (s.deliveries / GROUPS))),
       p50: median(of.map((s) => s.p50Us)),
       p99: median(of.map((s) => s.p99Us)),
@@ -215,7 +226,7 @@ function rowsOf(kind: EngineKind, d: Deployment, samples: Map<number, Sample[]>)
         : `${GROUPS} × ${perGroup.toLocaleString('en')} connections × ${TOPICS_PER_CONNECTION} topics`
     const cpu = [
       `server ${us(s.server.value)}`,
-      s.masters === undefined ? undefined : `Redis ${us(s.masters.value)}`,
+      s.broker === undefined ? undefined : `${broker!.name} ${us(s.broker.value)}`,
       s.replicas === undefined ? undefined : `(replicas ${us(s.replicas.value)})`,
     ]
     const publisher = d.publisherServes ? '' : `, publisher ${us(s.publisher)} per event`
@@ -224,15 +235,15 @@ function rowsOf(kind: EngineKind, d: Deployment, samples: Map<number, Sample[]>)
         ? ''
         : [
             `server ${(s.server.value / base.server.value).toFixed(2)}x`,
-            s.masters === undefined
+            s.broker === undefined
               ? undefined
-              : `Redis ${(s.masters.value / base.masters!.value).toFixed(2)}x`,
+              : `${broker!.name} ${(s.broker.value / base.broker!.value).toFixed(2)}x`,
           ]
             .filter(Boolean)
             .join(', ')
     const worst = Math.max(
       s.server.value / base.server.value,
-      s.masters === undefined ? 0 : s.masters.value / base.masters!.value,
+      s.broker === undefined ? 0 : s.broker.value / base.broker!.value,
     )
     const target =
       s.topics === TARGET_TOPICS && kind !== 'memory'
@@ -249,7 +260,7 @@ function rowsOf(kind: EngineKind, d: Deployment, samples: Map<number, Sample[]>)
       eventsPerSec: s.eventsPerSec,
       spread:
         `server ±${s.server.spread}%` +
-        (s.masters === undefined ? '' : `, Redis ±${s.masters.spread}%`),
+        (s.broker === undefined ? '' : `, ${broker!.name} ±${s.broker.spread}%`),
       ratio: s === base ? 'the 1-topic baseline' : `vs 1 topic: ${ratios}${target}`,
     }
   })

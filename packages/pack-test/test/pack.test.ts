@@ -17,6 +17,7 @@ const published: Record<string, string> = {
   '@sse/fastify': 'fastifySse',
   '@sse/hono': 'sse',
   '@sse/redis': 'createRedisEngine',
+  '@sse/nats': 'createNatsEngine',
   '@sse/client': 'connect',
   '@sse/react': 'useEventSource',
   '@sse/opentelemetry': 'registerMetrics',

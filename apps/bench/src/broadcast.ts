@@ -26,7 +26,7 @@ function ourSink(): SseSink {
   return {
     write(chunk) {
       counters.frames++
-      counters.bytes += chunk.byteLength
+      counters.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength
       return true
     },
     onDrain() {

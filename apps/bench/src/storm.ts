@@ -114,9 +114,9 @@ async function storm(coalesce: boolean, redisUrl: string | undefined): Promise<S
   let gaps = 0
   let failedPublishes = 0
   const sink = () => ({
-    write(chunk: Uint8Array) {
+    write(chunk: string | Uint8Array) {
       frames.count++
-      frames.bytes += chunk.byteLength
+      frames.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength
       return true
     },
     onDrain: ignore,
@@ -130,7 +130,8 @@ async function storm(coalesce: boolean, redisUrl: string | undefined): Promise<S
     {
       ...sink(),
       write(chunk) {
-        lastId = /^id: (.*)$/m.exec(decoder.decode(chunk))?.[1] ?? lastId
+        const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk)
+        lastId = /^id: (.*)$/m.exec(text)?.[1] ?? lastId
         return true
       },
     },

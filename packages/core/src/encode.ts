@@ -81,6 +81,58 @@ export function encode(event: SseEvent): string {
   return type !== undefined || id !== undefined || data !== undefined ? frame + '\n' : frame
 }
 
+/**
+ * Internal: the frame of `session.send`. `oneLine`: `data` is known to hold
+ * no line break (JSON.stringify's output), so it is not scanned. The last
+ * event name that passed validation is remembered, since a stream's event
+ * names repeat.
+ */
+export function encodeSend(
+  data: string,
+  oneLine: boolean,
+  type: string | undefined,
+  id: string | undefined,
+  retry: number | undefined,
+): string {
+  if (type !== undefined && type !== lastValidType) {
+    assertSingleLine(type, 'event')
+    lastValidType = type
+  }
+  if (retry === undefined && (oneLine || !hasLineBreak(data))) {
+    if (id === undefined) {
+      return type === undefined
+        ? 'data: ' + data + '\n\n'
+        : 'event: ' + type + '\ndata: ' + data + '\n\n'
+    }
+    assertId(id)
+    return type === undefined
+      ? 'id: ' + id + '\ndata: ' + data + '\n\n'
+      : 'event: ' + type + '\nid: ' + id + '\ndata: ' + data + '\n\n'
+  }
+  return encode({ data, event: type, id, retry })
+}
+
+let lastValidType: string | undefined
+
+/** The UTF-8 length of `text` (lone surrogates count as U+FFFD, 3 bytes, as TextEncoder writes them). */
+export function utf8Length(text: string): number {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) continue
+    if (c < 0x800) bytes += 1
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1)
+      // A surrogate pair: 4 bytes for 2 code units.
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2
+        i++
+      } else bytes += 2
+    } else bytes += 2
+  }
+  return bytes
+}
+
 const textEncoder = /* @__PURE__ */ new TextEncoder()
 
 /**

@@ -1,4 +1,4 @@
-import { encode, encodeComment } from './encode'
+import { encode, encodeComment, encodeSend, utf8Length } from './encode'
 import { SseError } from './errors'
 import type { EventMap, EventName, TypedArgs } from './events'
 import { type Counters, countersOf, type Instrumentation } from './instrumentation'
@@ -10,10 +10,14 @@ import { type Counters, countersOf, type Instrumentation } from './instrumentati
  */
 export interface SseSink {
   /**
-   * Writes bytes. Returns `false` when the transport's buffer is full: the
-   * bytes were accepted, but the session queues what follows until `onDrain`.
+   * Writes a frame: text (to be sent as UTF-8) or bytes. A session's own
+   * `send` and `comment` hand over text, so a transport that can write a
+   * string (a Node socket) pays no `TextEncoder` copy per event; broadcasts
+   * and queued frames come as bytes. Returns `false` when the transport's
+   * buffer is full: the frame was accepted, but the session queues what
+   * follows until `onDrain`.
    */
-  write(chunk: Uint8Array): boolean
+  write(chunk: string | Uint8Array): boolean
   /** Calls `listener` once, the next time the transport can take more. */
   onDrain(listener: () => void): void
   /** Ends the response. Must be safe to call more than once. */
@@ -220,12 +224,7 @@ const textEncoder = /* @__PURE__ */ new TextEncoder()
 export function defaultSerialize(data: unknown): string {
   if (typeof data === 'string') return data
   const json = JSON.stringify(data)
-  if (json === undefined) {
-    throw new SseError(
-      'SSE_INVALID_DATA',
-      `Cannot send ${typeof data} as SSE data: it has no JSON form`,
-    )
-  }
+  if (json === undefined) throw noJsonForm(data)
   return json
 }
 
@@ -239,16 +238,38 @@ export function serializeData(serialize: (data: unknown) => string, data: unknow
     text = serialize(data)
   } catch (error) {
     if (error instanceof SseError) throw error
-    throw new SseError(
-      'SSE_INVALID_DATA',
-      `Cannot send ${typeof data} as SSE data: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    )
+    throw cannotSerialize(data, error)
   }
   if (typeof text !== 'string') {
     throw new SseError('SSE_INVALID_DATA', `serialize returned ${typeof text}, not a string`)
   }
   return text
+}
+
+/** `JSON.stringify(data)`, failing as {@link serializeData} does. */
+function serializeJson(data: unknown): string {
+  let json: string | undefined
+  try {
+    json = JSON.stringify(data)
+  } catch (error) {
+    throw cannotSerialize(data, error)
+  }
+  if (json === undefined) throw noJsonForm(data)
+  return json
+}
+
+function noJsonForm(data: unknown): SseError {
+  return new SseError(
+    'SSE_INVALID_DATA',
+    `Cannot send ${typeof data} as SSE data: it has no JSON form`,
+  )
+}
+
+function cannotSerialize(data: unknown, error: unknown): SseError {
+  const reason = error instanceof Error ? error.message : String(error)
+  return new SseError('SSE_INVALID_DATA', `Cannot send ${typeof data} as SSE data: ${reason}`, {
+    cause: error,
+  })
 }
 
 /**
@@ -484,24 +505,35 @@ class SseSession implements Session {
     if (key !== undefined && typeof key !== 'string') {
       throw new TypeError('send: `key` must be a string')
     }
-    const frame = encode({
-      data: serializeData(this.#serialize, data),
-      event: options?.event,
-      id: options?.id,
-      retry: options?.retry,
-    })
-    return this.write(textEncoder.encode(frame), undefined, key)
+    // JSON.stringify escapes every control character, so its output has no
+    // line break to split: only other serializers' text is scanned.
+    const json = this.#serialize === defaultSerialize && typeof data !== 'string'
+    const frame = encodeSend(
+      json ? serializeJson(data) : serializeData(this.#serialize, data),
+      json,
+      options?.event,
+      options?.id,
+      options?.retry,
+    )
+    return this.#write(frame, Date.now(), key)
   }
 
   comment(text: string): boolean {
     if (this.#closed) return false
-    return this.write(textEncoder.encode(encodeComment(text)))
+    return this.#write(encodeComment(text), Date.now(), undefined)
   }
 
   write(frame: Uint8Array, now?: number, key?: string): boolean {
+    return this.#write(frame, now ?? Date.now(), key)
+  }
+
+  /** A frame as text goes to the transport as it is; only a queued one is encoded. */
+  #write(frame: string | Uint8Array, now: number, key: string | undefined): boolean {
     if (this.#closed) return false
-    if (this.#waitingForDrain) return this.#enqueue(frame, key)
-    this.#transportWrite(frame, now ?? Date.now())
+    if (this.#waitingForDrain) {
+      return this.#enqueue(typeof frame === 'string' ? textEncoder.encode(frame) : frame, key)
+    }
+    this.#transportWrite(frame, now)
     return !this.#closed
   }
 
@@ -613,12 +645,12 @@ class SseSession implements Session {
     }
   }
 
-  #transportWrite(frame: Uint8Array, now: number): void {
+  #transportWrite(frame: string | Uint8Array, now: number): void {
     this.#lastWrite = now
     const counters = this.#counters
     if (counters !== undefined) {
       counters.framesWritten++
-      counters.bytesWritten += frame.byteLength
+      counters.bytesWritten += typeof frame === 'string' ? utf8Length(frame) : frame.byteLength
     }
     let accepted: boolean
     try {

@@ -99,14 +99,18 @@ function responseStream(
   let drainListener: (() => void) | undefined
   let ended = false
   // Frames the reader has not asked for yet, and whether it is asking now.
-  let pending: Uint8Array[] = []
+  // Text frames (a session's own sends) are encoded when read, all at once.
+  let pending: (string | Uint8Array)[] = []
+  // Bytes, or UTF-16 units for text: at most its UTF-8 length.
   let pendingBytes = 0
+  let pendingAllText = true
   let reading = false
 
   const takePending = (): Uint8Array => {
-    const chunk = pending.length === 1 ? pending[0]! : concat(pending, pendingBytes)
+    const chunk = pendingAllText ? textEncoder.encode(pending.join('')) : concat(pending)
     pending = []
     pendingBytes = 0
+    pendingAllText = true
     return chunk
   }
 
@@ -141,11 +145,15 @@ function responseStream(
       if (ended) return false
       if (reading) {
         reading = false
-        controller.enqueue(chunk)
+        controller.enqueue(typeof chunk === 'string' ? textEncoder.encode(chunk) : chunk)
         return true
       }
       pending.push(chunk)
-      pendingBytes += chunk.byteLength
+      if (typeof chunk === 'string') pendingBytes += chunk.length
+      else {
+        pendingBytes += chunk.byteLength
+        pendingAllText = false
+      }
       return pendingBytes < highWaterMark
     },
     onDrain(listener) {
@@ -168,7 +176,15 @@ function responseStream(
   return { sink, result }
 }
 
-function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
+const textEncoder = /* @__PURE__ */ new TextEncoder()
+
+function concat(frames: readonly (string | Uint8Array)[]): Uint8Array {
+  if (frames.length === 1 && typeof frames[0] !== 'string') return frames[0]!
+  const chunks = frames.map((frame) =>
+    typeof frame === 'string' ? textEncoder.encode(frame) : frame,
+  )
+  let length = 0
+  for (const chunk of chunks) length += chunk.byteLength
   const out = new Uint8Array(length)
   let offset = 0
   for (const chunk of chunks) {

@@ -10,7 +10,9 @@ import {
   type SseSink,
 } from '@sse/core'
 
-/** An in-memory sink that records every write and can pretend to be full. */
+const textEncoder = new TextEncoder()
+
+/** An in-memory sink that records every write (as bytes) and can pretend to be full. */
 export interface MemorySink extends SseSink {
   readonly chunks: Uint8Array[]
   readonly closed: boolean
@@ -39,7 +41,7 @@ export function memorySink(): MemorySink {
     },
     write(chunk) {
       if (closed) throw new Error('write after close')
-      chunks.push(chunk)
+      chunks.push(typeof chunk === 'string' ? textEncoder.encode(chunk) : chunk)
       return !sink.full
     },
     onDrain(listener) {

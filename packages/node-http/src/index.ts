@@ -10,7 +10,7 @@ import {
   type StreamHandler,
   type StreamOptions,
 } from '@sse/core'
-import { chunked, type RawSocket, rawSocket } from './raw-socket'
+import { chunked, type RawSocket, rawSocket, writeCorked } from './raw-socket'
 
 export type { SendOptions, Session, SessionOptions } from '@sse/core'
 
@@ -76,7 +76,7 @@ export const nodeBinding: StreamBinding<NodeContext, void> = {
     return {
       sink: {
         write(chunk) {
-          if (socket) return socket.write(chunked(chunk))
+          if (socket) return writeCorked(socket, chunked(chunk), chunk.length)
           if (out.writableEnded || out.destroyed) return false
           const accepted = out.write(chunk)
           flush?.()

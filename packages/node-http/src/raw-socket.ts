@@ -2,8 +2,46 @@ import { ServerResponse } from 'node:http'
 import type { NodeRequest } from './index'
 
 export interface RawSocket {
-  write(chunk: Uint8Array): boolean
+  write(chunk: string | Uint8Array): boolean
   once(event: 'drain', listener: () => void): unknown
+  cork(): void
+  uncork(): void
+  readonly writableCorked: number
+  readonly writableLength: number
+  readonly writableHighWaterMark: number
+}
+
+// Sockets written to in this turn, corked until one shared nextTick: a burst
+// of sends to one stream leaves as one writev, not one syscall per frame (what
+// `res.write` gets from its own cork), and a broadcast to 10,000 streams costs
+// one scheduled callback, not 10,000. A socket whose corked bytes would reach
+// its high-water mark is flushed first: corking must not make a burst look
+// like a full socket that the kernel would have taken at once.
+let corked: RawSocket[] = []
+
+function uncorkAll(): void {
+  const sockets = corked
+  corked = []
+  // uncork() at zero is a no-op, so a socket flushed early (and corked again) is safe here.
+  for (let i = 0; i < sockets.length; i++) sockets[i]!.uncork()
+}
+
+/** Writes `chunk` (`length` bytes, about) to `socket`, corked until the end of this turn. */
+export function writeCorked(
+  socket: RawSocket,
+  chunk: string | Uint8Array,
+  length: number,
+): boolean {
+  if (socket.writableCorked === 0) {
+    if (corked.length === 0) process.nextTick(uncorkAll)
+    socket.cork()
+    corked.push(socket)
+  } else if (socket.writableLength + length >= socket.writableHighWaterMark) {
+    // Hand what is corked to the kernel, then keep corking after this frame.
+    socket.uncork()
+    socket.cork()
+  }
+  return socket.write(chunk)
 }
 
 /**
@@ -34,8 +72,14 @@ export function rawSocket(req: NodeRequest, out: ServerResponse): RawSocket | nu
 let lastFrame: Uint8Array | undefined
 let lastChunk: Buffer | undefined
 
-/** `frame` as one HTTP/1.1 chunk: size in hex, CRLF, the bytes, CRLF. */
-export function chunked(frame: Uint8Array): Buffer {
+/**
+ * `frame` as one HTTP/1.1 chunk: size in hex, CRLF, the frame, CRLF. Text
+ * stays text: the socket encodes it as it writes, with no Buffer of our own.
+ */
+export function chunked(frame: string | Uint8Array): string | Buffer {
+  if (typeof frame === 'string') {
+    return Buffer.byteLength(frame).toString(16) + '\r\n' + frame + '\r\n'
+  }
   if (frame === lastFrame) return lastChunk!
   const size = frame.byteLength.toString(16)
   const chunk = Buffer.allocUnsafe(size.length + frame.byteLength + 4)

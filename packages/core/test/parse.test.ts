@@ -570,14 +570,26 @@ describe('callbacks and misuse', () => {
 
   test('a throwing onError does not stop the parser', () => {
     const events: string[] = []
-    const parser = createParser({
-      maxEventSize: 8,
-      onEvent: (e) => events.push(e.data),
-      onError: (error) => {
-        throw error
-      },
-    })
+    const parser = parserWithThrowingOnError(events)
     expect(() => parser.feed('data: too long for it\n\ndata: ok\n\n')).toThrow(SseError)
+    expect(events).toEqual(['ok'])
+  })
+
+  test('an oversized line arriving a byte at a time: a throwing onError is rethrown by feed, and parsing goes on', () => {
+    const events: string[] = []
+    const parser = parserWithThrowingOnError(events)
+    parser.feed('data: ')
+    let thrown = 0
+    for (const char of 'this line is too long') {
+      try {
+        parser.feed(char)
+      } catch (error) {
+        expect(error).toBeInstanceOf(SseError)
+        thrown++
+      }
+    }
+    expect(thrown).toBe(1)
+    parser.feed('\n\ndata: ok\n\n')
     expect(events).toEqual(['ok'])
   })
 
@@ -759,3 +771,14 @@ describe('web-platform-tests eventsource/format-*', () => {
     expect(dataOf(splitBySizes(stream, [1]))).toEqual(['ünïcödé…😀'])
   })
 })
+
+/** A parser with an 8-character event budget whose onError throws what it is given. */
+function parserWithThrowingOnError(events: string[]) {
+  return createParser({
+    maxEventSize: 8,
+    onEvent: (e) => events.push(e.data),
+    onError: (error) => {
+      throw error
+    },
+  })
+}

@@ -38,7 +38,7 @@ const newest: { version: string; createParser: CreateEsParser } | undefined = ((
 
 export const question = 'parse'
 
-const CORPUS_BYTES = 6 * 1024 * 1024
+const CORPUS_BYTES = 4 * 1024 * 1024
 // 1-byte chunks cost one call per byte for both parsers: a smaller slice keeps
 // the run short, and MB/s stays comparable with the other rows.
 const SLICE_BYTES = 256 * 1024
@@ -51,79 +51,179 @@ export interface Corpus {
   dataChars: number
 }
 
+/**
+ * The workloads people stream, each a deterministic stream of about
+ * `CORPUS_BYTES`:
+ * - `json`: small JSON events with ids (a fifth of them named), as a
+ *   dashboard, a feed or a notification stream sends them;
+ * - `tokens`: LLM token chunks in the `chat.completion.chunk` format, `data:`
+ *   lines only, each completion ending in `data: [DONE]`, as a chat client
+ *   reads them;
+ * - `multiline`: large events of 20-200 `data:` lines (documents, logs);
+ * - `mixed`: JSON and multi-line events with heartbeat comments, id-only
+ *   frames and `retry:` fields mixed in.
+ * A few percent of the text is non-ASCII, so the UTF-8 decode is real work,
+ * 1-byte chunks split multi-byte characters, and (as on a real socket) some
+ * decoded chunks are one-byte strings and others two-byte strings in V8.
+ */
+export const CORPORA = ['json', 'tokens', 'multiline', 'mixed'] as const
+export type CorpusKind = (typeof CORPORA)[number]
+
 const EVENT_NAMES = ['update', 'price', 'message.created', 'presence']
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'sse', 'stream', 'token', 'ok', 'ready']
-// About 5% of JSON events carry non-ASCII text, so the UTF-8 decode is real
-// work, 1-byte chunks split multi-byte characters, and (as on a real socket)
-// some decoded chunks are one-byte strings and others two-byte strings in V8.
 const UNICODE = ['café', 'naïve', '日本語', 'Ωmega', '✓ done', '🚀 launch']
+// Tokens as a model emits them: mostly a word with its leading space, some
+// punctuation, escaped newlines, word pieces and non-ASCII.
+const TOKENS = [
+  ' the',
+  ' a',
+  ' stream',
+  ' server',
+  ' event',
+  ' client',
+  ' to',
+  ' of',
+  ' and',
+  ' is',
+  ' connection',
+  ' reconnect',
+  '.',
+  ',',
+  ':',
+  '\n\n',
+  '\n',
+  '**',
+  ' `',
+  'data',
+  '`',
+  'ing',
+  'ed',
+  ' ID',
+  ' 4',
+  '2',
+  ' café',
+  ' 日本',
+  '語',
+  ' 🚀',
+]
 
-/**
- * Builds a deterministic stream of about `CORPUS_BYTES` and, at the first
- * frame boundary past `SLICE_BYTES`, a prefix for the 1-byte rows.
- */
-export function buildCorpus(): { whole: Corpus; slice: Corpus } {
-  const random = seededRandom(0x5ee)
+interface Frames {
+  next(): { frame: string; events: number; dataChars: number }
+}
+
+function framesOf(kind: CorpusKind, random: () => number): Frames {
   const int = (n: number) => Math.floor(random() * n)
   const pick = <T>(list: readonly T[]): T => list[int(list.length)]!
-  const encoder = new TextEncoder()
+  let seq = 1000
 
-  const frames: string[] = []
+  const jsonEvent = () => {
+    seq++
+    const data = JSON.stringify({
+      id: seq,
+      user: `user-${int(10_000)}`,
+      ts: 1_700_000_000_000 + seq * 37,
+      value: Math.round(random() * 1e6) / 100,
+      tags: Array.from({ length: 1 + int(4) }, () => pick(WORDS)),
+      text: random() < 0.05 ? pick(UNICODE) : pick(WORDS),
+    })
+    const name = random() < 0.2 ? `event: ${pick(EVENT_NAMES)}\n` : ''
+    return { frame: `id: ${seq}\n${name}data: ${data}\n\n`, events: 1, dataChars: data.length }
+  }
+
+  const multilineEvent = (minLines: number, maxLines: number, maxWords: number) => {
+    seq++
+    const lines = Array.from({ length: minLines + int(maxLines - minLines + 1) }, (_, i) => {
+      const words = Array.from({ length: 1 + int(maxWords) }, () =>
+        random() < 0.03 ? pick(UNICODE) : pick(WORDS),
+      )
+      return `${i}: ${words.join(' ')}`
+    })
+    return {
+      frame: `id: ${seq}\nevent: log\ndata: ${lines.join('\ndata: ')}\n\n`,
+      events: 1,
+      dataChars: lines.join('\n').length,
+    }
+  }
+
+  switch (kind) {
+    case 'json':
+      return { next: jsonEvent }
+    case 'multiline':
+      return { next: () => multilineEvent(20, 200, 16) }
+    case 'tokens': {
+      // One completion: a role chunk, 20-400 content chunks, a stop chunk, [DONE].
+      let left = 0
+      let completion = ''
+      let created = 1_733_000_000
+      return {
+        next() {
+          let data: string
+          const chunk = (delta: object, finish: string | null) =>
+            JSON.stringify({
+              id: completion,
+              object: 'chat.completion.chunk',
+              created,
+              model: 'gpt-4o-mini-2024-07-18',
+              system_fingerprint: 'fp_0ba0d124f1',
+              choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+            })
+          if (left === 0) {
+            left = 22 + int(400)
+            created += 1 + int(30)
+            completion = `chatcmpl-${Math.floor(random() * 2 ** 52).toString(36)}${seq++}`
+            data = chunk({ role: 'assistant', content: '', refusal: null }, null)
+          } else if (left === 2) data = chunk({}, 'stop')
+          else if (left === 1) data = '[DONE]'
+          else data = chunk({ content: pick(TOKENS) }, null)
+          left--
+          return { frame: `data: ${data}\n\n`, events: 1, dataChars: data.length }
+        },
+      }
+    }
+    case 'mixed':
+      return {
+        next() {
+          const kind = random()
+          if (kind < 0.55) return jsonEvent()
+          if (kind < 0.75) return multilineEvent(3, 10, 8)
+          seq++
+          // Heartbeat comments, an id alone (moves the last event ID), a retry: no event.
+          const frame =
+            kind < 0.9
+              ? random() < 0.5
+                ? ': ping\n\n'
+                : ':\n\n'
+              : kind < 0.97
+                ? `id: ${seq}\n\n`
+                : `retry: ${1000 + int(9000)}\n\n`
+          return { frame, events: 0, dataChars: 0 }
+        },
+      }
+  }
+}
+
+/**
+ * Builds the corpus of `kind` and, at the first frame boundary past
+ * `SLICE_BYTES`, a prefix for the 1-byte rows.
+ */
+export function buildCorpus(kind: CorpusKind): { whole: Corpus; slice: Corpus } {
+  const frames = framesOf(kind, seededRandom(0x5ee))
+  const encoder = new TextEncoder()
+  const parts: string[] = []
   let bytes = 0
   let events = 0
   let dataChars = 0
-  let slice: Omit<Corpus, 'bytes'> & { byteLength: number } = {
-    byteLength: 0,
-    events: 0,
-    dataChars: 0,
-  }
-  let seq = 1000
-
+  let slice = { byteLength: 0, events: 0, dataChars: 0 }
   while (bytes < CORPUS_BYTES) {
-    const kind = random()
-    let frame: string
-    if (kind < 0.55) {
-      // A typical JSON event with id and name, about 90-130 bytes of data.
-      const payload = {
-        id: seq,
-        user: `user-${int(10_000)}`,
-        ts: 1_700_000_000_000 + seq * 37,
-        value: Math.round(random() * 1e6) / 100,
-        tags: Array.from({ length: 1 + int(4) }, () => pick(WORDS)),
-        text: random() < 0.05 ? pick(UNICODE) : pick(WORDS),
-      }
-      const data = JSON.stringify(payload)
-      // Now and then a retry rides along with an event.
-      const retry = random() < 0.02 ? `retry: ${1000 + int(9000)}\n` : ''
-      frame = `id: ${seq}\nevent: ${pick(EVENT_NAMES)}\n${retry}data: ${data}\n\n`
-      events++
-      dataChars += data.length
-    } else if (kind < 0.75) {
-      // A multi-line data event, 3-10 lines.
-      const lines = Array.from(
-        { length: 3 + int(8) },
-        (_, i) => `${i}: ${Array.from({ length: 1 + int(8) }, () => pick(WORDS)).join(' ')}`,
-      )
-      frame = `event: log\ndata: ${lines.join('\ndata: ')}\n\n`
-      events++
-      dataChars += lines.join('\n').length
-    } else if (kind < 0.9) {
-      // Heartbeat comments; no event.
-      frame = random() < 0.5 ? ': ping\n\n' : ':\n\n'
-    } else if (kind < 0.97) {
-      // An id alone moves the last event ID; no event.
-      frame = `id: ${seq}\n\n`
-    } else {
-      frame = `retry: ${1000 + int(9000)}\n\n`
-    }
-    seq++
-    frames.push(frame)
-    bytes += encoder.encode(frame).length
+    const frame = frames.next()
+    parts.push(frame.frame)
+    bytes += encoder.encode(frame.frame).length
+    events += frame.events
+    dataChars += frame.dataChars
     if (slice.byteLength === 0 && bytes >= SLICE_BYTES)
       slice = { byteLength: bytes, events, dataChars }
   }
-
-  const all = encoder.encode(frames.join(''))
+  const all = encoder.encode(parts.join(''))
   if (all.length !== bytes) throw new Error('corpus: byte count mismatch')
   return {
     whole: { bytes: all, events, dataChars },
@@ -224,21 +324,26 @@ function crossCheck(
 
 const INPUTS = ['bytes', 'strings'] as const
 const CHUNKINGS = {
-  whole: { label: 'whole', size: Number.POSITIVE_INFINITY, slice: false },
   '64k': { label: '64 KiB chunks', size: 64 * 1024, slice: false },
   '1k': { label: '1 KiB chunks', size: 1024, slice: false },
   '1b': { label: '1-byte chunks', size: 1, slice: true },
 } as const
 
-/** `bytes/64k`, `strings/1b`, …: each is measured in a fresh process. */
-export const cases: readonly string[] = INPUTS.flatMap((input) =>
-  Object.keys(CHUNKINGS).map((chunking) => `${input}/${chunking}`),
+/** `json/bytes/64k`, `tokens/strings/1b`, …: each is measured in a fresh process. */
+export const cases: readonly string[] = CORPORA.flatMap((corpus) =>
+  INPUTS.flatMap((input) =>
+    Object.keys(CHUNKINGS).map((chunking) => `${corpus}/${input}/${chunking}`),
+  ),
 )
 
 export async function run(name: string): Promise<Row[]> {
-  const [input, chunking] = name.split('/') as [(typeof INPUTS)[number], keyof typeof CHUNKINGS]
+  const [kind, input, chunking] = name.split('/') as [
+    CorpusKind,
+    (typeof INPUTS)[number],
+    keyof typeof CHUNKINGS,
+  ]
   const { label, size, slice } = CHUNKINGS[chunking]
-  const corpora = buildCorpus()
+  const corpora = buildCorpus(kind)
   const corpus = slice ? corpora.slice : corpora.whole
 
   const byteChunks = chunkBytes(corpus.bytes, Math.min(size, corpus.bytes.length))
@@ -267,7 +372,7 @@ export async function run(name: string): Promise<Row[]> {
     const seconds = m.nsPerIteration / 1e9
     return {
       question,
-      case: `${input}, ${label} (${mb} MB, ${corpus.events} events)`,
+      case: `${kind}, ${input}, ${label} (${mb} MB, ${corpus.events} events)`,
       contender: m.name,
       bytesPerSec: corpus.bytes.length / seconds,
       eventsPerSec: corpus.events / seconds,

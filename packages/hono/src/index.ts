@@ -36,7 +36,8 @@ function withPrepared(c: Context, response: Response): Response {
   return response
 }
 
-const binding: StreamBinding<Context, Response> = {
+/** Internal: the Web `Response` binding, shared with `@sse/hono/node`'s fallback. */
+export const honoBinding: StreamBinding<Context, Response> = {
   lastEventId: (c) => c.req.header('last-event-id'),
   url: (c) => c.req.url,
   refuse: (c, status, headers, body) =>
@@ -77,5 +78,9 @@ export function sse<E extends Env = any, P extends string = any>(
   handler: StreamHandler<Context<E, P>>,
   options?: StreamOptions<Context<E, P>>,
 ): Handler<E, P> {
-  return createStreamHandler(binding as StreamBinding<Context<E, P>, Response>, handler, options)
+  return createStreamHandler(
+    honoBinding as StreamBinding<Context<E, P>, Response>,
+    handler,
+    options,
+  )
 }

@@ -1,6 +1,7 @@
 import { createServer as createH2cServer, createSecureServer } from 'node:http2'
 import { createAdaptorServer } from '@hono/node-server'
-import { sse } from '@sse/hono'
+import { sse as webSse } from '@sse/hono'
+import { sse as nodeSse } from '@sse/hono/node'
 import {
   type AdapterUnderTest,
   CORS_ORIGIN,
@@ -14,12 +15,15 @@ import { Hono } from 'hono'
 import { compress } from 'hono/compress'
 import { cors } from 'hono/cors'
 
-const adapter: AdapterUnderTest = {
-  name: '@sse/hono',
+/** Hono on @hono/node-server with the `sse` of one entry point. */
+const honoOnNode = (
+  name: string,
+  sse: typeof webSse,
+  http2BurstOptions?: AdapterUnderTest['http2BurstOptions'],
+): AdapterUnderTest => ({
+  name,
   http2: ['h2c', 'h2'],
-  // @hono/node-server writes one chunk to an HTTP/2 stream and waits for it
-  // to drain (several turns over TLS): see the README's HTTP/2 section.
-  http2BurstOptions: { highWaterMark: 512 * 1024 },
+  ...(http2BurstOptions === undefined ? {} : { http2BurstOptions }),
   async start(routes, { compression, http2 }) {
     const app = new Hono()
     app.use(async (c, next) => {
@@ -42,6 +46,10 @@ const adapter: AdapterUnderTest = {
     )
     return listen(server as NodeServer)
   },
-}
+})
 
-runAdapterContract(adapter)
+// The Web stream: @hono/node-server writes one chunk to an HTTP/2 stream and
+// waits for it to drain (several turns over TLS): see the README's HTTP/2 section.
+runAdapterContract(honoOnNode('@sse/hono', webSse, { highWaterMark: 512 * 1024 }))
+// Straight to Node's response: the defaults keep up.
+runAdapterContract(honoOnNode('@sse/hono/node', nodeSse))

@@ -15,6 +15,7 @@ test('every README code block is an example file; the install line names what th
   expect(examples.map((e) => e.file)).toEqual([
     'examples/rooms.ts',
     'examples/shutdown.ts',
+    'examples/node.ts',
     'examples/clock.ts',
   ])
 })
@@ -68,3 +69,23 @@ test('examples/clock.ts (ESM and CommonJS): the default export answers fetch wit
 test('examples/shutdown.ts: on SIGTERM every stream gets a retry hint, the closes spread over the window, and the process exits', async () => {
   await expectGracefulShutdown(packageDir, 'examples/shutdown.ts')
 }, 30_000)
+
+test('examples/node.ts: on @hono/node-server the stream is written to the Node response; app.request() gets the Web stream', async () => {
+  const ticker = (await import('../examples/node')) as { hub: Hub; server: Server; app: Hono }
+  const url = await exampleUrl(ticker.server)
+  const overNode = readEvents(`${url}/ticker`, { count: 1 })
+  await expect.poll(() => ticker.hub.size).toBe(1)
+  await ticker.hub.publish('ticker', 'over node')
+  expect((await overNode).map((e) => e.data)).toEqual(['over node'])
+  await expect.poll(() => ticker.hub.size).toBe(0)
+
+  // No Node response in c.env: the Web binding answers.
+  const response = await ticker.app.request('/ticker')
+  expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/)
+  expect(response.headers.get('x-hono-already-sent')).toBeNull()
+  await expect.poll(() => ticker.hub.size).toBe(1)
+  await ticker.hub.publish('ticker', 'over the web')
+  expect((await readEvents(response, { count: 1 })).map((e) => e.data)).toEqual(['over the web'])
+  ticker.hub.close()
+  ticker.server.close()
+})

@@ -11,12 +11,17 @@
 import { createServer as createHttpServer, type ServerResponse } from 'node:http'
 import { createServer as createNetServer, type Server, type Socket } from 'node:net'
 import { setImmediate, setTimeout } from 'node:timers/promises'
+import { createAdaptorServer } from '@hono/node-server'
 import { createHub } from '@sse/core'
+import { sse as honoSse } from '@sse/hono'
+import { sse as honoNodeSse } from '@sse/hono/node'
 import { sse } from '@sse/node-http'
 import {
   createChannel as createBetterChannel,
   createSession as createBetterSession,
 } from 'better-sse'
+import { Hono } from 'hono'
+import { type SSEStreamingApi, streamSSE } from 'hono/streaming'
 import {
   type ContenderId,
   EVENT_NAME,
@@ -61,6 +66,47 @@ async function ours(): Promise<Contender> {
       await hub.publish('fanout', payload(seq, sentAt), { event: EVENT_NAME })
       // Every session subscribes to the one topic; the clients count what arrived.
       return hub.size
+    },
+  }
+}
+
+/** Ours on Hono on @hono/node-server, through one of @sse/hono's entry points. */
+function onHono(entry: typeof honoSse): Contender {
+  const hub = createHub()
+  const app = new Hono()
+  app.get(
+    '/*',
+    entry((session) => hub.subscribe(session, 'fanout').ready, { retry: false, heartbeat: false }),
+  )
+  return {
+    server: createAdaptorServer({ fetch: app.fetch }) as Server,
+    connections: () => hub.size,
+    publish: async (seq, sentAt) => {
+      await hub.publish('fanout', payload(seq, sentAt), { event: EVENT_NAME })
+      return hub.size
+    },
+  }
+}
+
+/** Hono's own helper, as its docs broadcast: `writeSSE` to every open stream. */
+function honoStreamSse(): Contender {
+  const streams = new Set<SSEStreamingApi>()
+  const app = new Hono()
+  app.get('/*', (c) =>
+    streamSSE(c, async (stream) => {
+      streams.add(stream)
+      await new Promise<void>((resolve) => stream.onAbort(resolve))
+      streams.delete(stream)
+    }),
+  )
+  return {
+    server: createAdaptorServer({ fetch: app.fetch }) as Server,
+    connections: () => streams.size,
+    publish(seq, sentAt) {
+      const data = JSON.stringify(payload(seq, sentAt))
+      for (const stream of streams)
+        void stream.writeSSE({ data, event: EVENT_NAME, id: String(seq) })
+      return streams.size
     },
   }
 }
@@ -143,6 +189,9 @@ const makers: Record<ContenderId, () => Contender | Promise<Contender>> = {
   'better-sse': betterSse,
   naive,
   floor,
+  'hono-node': () => onHono(honoNodeSse),
+  'hono-web': () => onHono(honoSse),
+  'hono-streamSSE': honoStreamSse,
 }
 const contender = await makers[id]()
 

@@ -9,6 +9,9 @@ export const CONTENDERS = {
   'better-sse': 'better-sse 0.16.1: Channel on node:http',
   naive: 'naive: res.write(template) over an array',
   floor: 'floor: one Buffer to each raw socket',
+  'hono-node': 'ours on Hono: @sse/hono/node on @hono/node-server + core hub',
+  'hono-web': 'ours on Hono, Web stream: @sse/hono on @hono/node-server + core hub',
+  'hono-streamSSE': "Hono's streamSSE: writeSSE per stream on @hono/node-server",
 } as const
 
 export type ContenderId = keyof typeof CONTENDERS

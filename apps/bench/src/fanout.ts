@@ -6,12 +6,14 @@
  * better-sse's `Channel` on node:http, a naive loop of `res.write(template)`
  * over an array of responses, and the floor: a `net.Server` that answers the
  * HTTP head once, then writes one pre-built `Buffer` to every raw socket.
+ * On Hono (`@hono/node-server`): ours through `@sse/hono/node` (Node's
+ * response) and `@sse/hono` (the Web stream), and Hono's own `streamSSE`.
  *
  * Processes: this one orchestrates. Each contender's server runs in its own
  * process (`fanout-server.ts`), and so do its clients (`fanout-client.ts`:
  * raw sockets that only count events and read their timestamps). Children
  * start through `bash -c 'ulimit -n …'`, as the open-file limit is a shell
- * builtin. All four servers stay up while rounds alternate between them in
+ * builtin. All servers stay up while rounds alternate between them in
  * rotating order, so load from other processes falls on every contender alike.
  *
  * Pacing, the same for all: as fast as the sockets drain. The server publishes
@@ -51,8 +53,8 @@ import { median, type Row } from './measure'
 export const question = 'fanout'
 
 // Few events per round: a delivery costs 8-25 µs of server CPU and 6-8 µs of
-// client CPU on loopback (most of it in the kernel), and four contenders ×
-// four rounds must fit in about a minute per case. Longer rounds change
+// client CPU on loopback (most of it in the kernel), and seven contenders ×
+// four rounds must fit in a few minutes per case. Longer rounds change
 // little: the client keeps up, so latency is one fan-out loop, not a backlog.
 const SIZES = {
   '1,000 connections': { connections: 1_000, events: 100 },

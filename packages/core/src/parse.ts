@@ -55,8 +55,6 @@ const LF = 0x0a
 const CR = 0x0d
 // Chunks up to this length are checked for a line end with a char loop.
 const TINY_CHUNK = 16
-// An unfinished line up to this length is joined to the next chunk.
-const JOIN_PENDING = 1024
 const SPACE = 0x20
 const COLON = 0x3a
 const BOM = 0xfeff
@@ -124,14 +122,15 @@ export function createParser(options: ParserOptions = {}): Parser {
     if (typeof chunk === 'string') text = chunk
     else if (chunk instanceof Uint8Array) text = utf8.decode(chunk)
     else throw new TypeError('parser.feed: expected a string or a Uint8Array chunk')
-    if (text.length === 0) return
+    const len = text.length
+    if (len === 0) return
 
     // A tiny chunk inside a line (a network delivering a few bytes at a
     // time): a char loop proves it has no line end cheaper than two native
     // searches would, and it only extends the unfinished line.
-    if (text.length <= TINY_CHUNK && !atStreamStart && !skipLeadingLF && !discarding) {
+    if (len <= TINY_CHUNK && !atStreamStart && !skipLeadingLF && !discarding) {
       let lineEnd = false
-      for (let i = 0; i < text.length; i++) {
+      for (let i = 0; i < len; i++) {
         const c = text.charCodeAt(i)
         if (c === LF || c === CR) {
           lineEnd = true
@@ -148,16 +147,6 @@ export function createParser(options: ParserOptions = {}): Parser {
         return
       }
     }
-
-    // A short unfinished line is joined to the chunk (a copy, linear in the
-    // chunk's size), so that every line of it takes the fast path below. A
-    // long one stays a rope and only the new chunk is searched for its end,
-    // so a long line arriving in small chunks stays linear, not quadratic.
-    if (pending.length > 0 && pending.length <= JOIN_PENDING && !lineDropped) {
-      text = pending + text
-      pending = ''
-    }
-    const len = text.length
 
     let pos = 0
     if (atStreamStart) {

@@ -120,15 +120,16 @@ export function utf8Length(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (c < 0x80) continue
-    if (c < 0x800) bytes += 1
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+    if (c < 0x800) {
+      bytes += 1
+      continue
+    }
+    bytes += 2
+    // A surrogate pair is 4 bytes for its 2 code units: skip the low half.
+    if (c >= 0xd800 && c <= 0xdbff) {
       const next = text.charCodeAt(i + 1)
-      // A surrogate pair: 4 bytes for 2 code units.
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 2
-        i++
-      } else bytes += 2
-    } else bytes += 2
+      if (next >= 0xdc00 && next <= 0xdfff) i++
+    }
   }
   return bytes
 }

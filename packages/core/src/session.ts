@@ -224,7 +224,12 @@ const textEncoder = /* @__PURE__ */ new TextEncoder()
 export function defaultSerialize(data: unknown): string {
   if (typeof data === 'string') return data
   const json = JSON.stringify(data)
-  if (json === undefined) throw noJsonForm(data)
+  if (json === undefined) {
+    throw new SseError(
+      'SSE_INVALID_DATA',
+      `Cannot send ${typeof data} as SSE data: it has no JSON form`,
+    )
+  }
   return json
 }
 
@@ -238,38 +243,16 @@ export function serializeData(serialize: (data: unknown) => string, data: unknow
     text = serialize(data)
   } catch (error) {
     if (error instanceof SseError) throw error
-    throw cannotSerialize(data, error)
+    throw new SseError(
+      'SSE_INVALID_DATA',
+      `Cannot send ${typeof data} as SSE data: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    )
   }
   if (typeof text !== 'string') {
     throw new SseError('SSE_INVALID_DATA', `serialize returned ${typeof text}, not a string`)
   }
   return text
-}
-
-/** `JSON.stringify(data)`, failing as {@link serializeData} does. */
-function serializeJson(data: unknown): string {
-  let json: string | undefined
-  try {
-    json = JSON.stringify(data)
-  } catch (error) {
-    throw cannotSerialize(data, error)
-  }
-  if (json === undefined) throw noJsonForm(data)
-  return json
-}
-
-function noJsonForm(data: unknown): SseError {
-  return new SseError(
-    'SSE_INVALID_DATA',
-    `Cannot send ${typeof data} as SSE data: it has no JSON form`,
-  )
-}
-
-function cannotSerialize(data: unknown, error: unknown): SseError {
-  const reason = error instanceof Error ? error.message : String(error)
-  return new SseError('SSE_INVALID_DATA', `Cannot send ${typeof data} as SSE data: ${reason}`, {
-    cause: error,
-  })
 }
 
 /**
@@ -509,7 +492,7 @@ class SseSession implements Session {
     // line break to split: only other serializers' text is scanned.
     const json = this.#serialize === defaultSerialize && typeof data !== 'string'
     const frame = encodeSend(
-      json ? serializeJson(data) : serializeData(this.#serialize, data),
+      serializeData(this.#serialize, data),
       json,
       options?.event,
       options?.id,

@@ -47,6 +47,11 @@ function payload(i: number) {
 }
 
 const NAIVE = 'naive: template string, no validation'
+
+/** The naive contender's frame: a template string, nothing validated. */
+function naiveFrame(id: string | number, data: unknown): string {
+  return `event: order\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`
+}
 const OURS = 'ours: session.send(json, { event, id })'
 
 export async function run(name: string): Promise<Row[]> {
@@ -83,7 +88,7 @@ function inProcess(): Row[] {
       fn: () => {
         for (let i = 0; i < BATCH; i++) {
           const k = next++ & (VARIANTS - 1)
-          write(`event: order\nid: ${ids[k]}\ndata: ${JSON.stringify(objects[k])}\n\n`)
+          write(naiveFrame(ids[k]!, objects[k]))
         }
         return BATCH
       },
@@ -95,10 +100,7 @@ function inProcess(): Row[] {
   if (bytes === 0) throw new Error('send: nothing was written')
   const [ours, naive] = measured as [(typeof measured)[0], (typeof measured)[0]]
   const frameBytes =
-    objects.reduce(
-      (sum, o, i) => sum + `event: order\nid: ${ids[i]}\ndata: ${JSON.stringify(o)}\n\n`.length,
-      0,
-    ) / VARIANTS
+    objects.reduce((sum, o, i) => sum + naiveFrame(ids[i]!, o).length, 0) / VARIANTS
   return measured.map((m) => ({
     question,
     case: `in process, ${Math.round(frameBytes)}-byte frames of JSON with event and id`,
@@ -153,10 +155,7 @@ async function overSocket(): Promise<Row[]> {
     started = process.cpuUsage()
     void pump(
       res.socket!,
-      (i) =>
-        res.write(
-          `event: order\nid: ${i}\ndata: ${JSON.stringify(objects[i & (VARIANTS - 1)])}\n\n`,
-        ),
+      (i) => res.write(naiveFrame(i, objects[i & (VARIANTS - 1)])),
       () => false,
       () => res.end(),
     )

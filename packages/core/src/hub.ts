@@ -397,8 +397,6 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
     if (members.size === 0) return
     let body: string | undefined
     let frame: Uint8Array | undefined
-    // One clock read for every session this event is written to.
-    const now = Date.now()
     if (event.topics.length === 1 && !index.hasPatterns) {
       // The common case, without the per-member stamp: one exact topic, so
       // no session can match twice. A plain loop over its members.
@@ -412,7 +410,7 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
           continue
         }
         if (frame === undefined) frame = encodeFrame(body)
-        member.session.write(frame, now, event.key)
+        member.session.write(frame, event.key)
       }
       return
     }
@@ -424,7 +422,7 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
         return
       }
       if (frame === undefined) frame = encodeFrame(body)
-      member.session.write(frame, now, event.key)
+      member.session.write(frame, event.key)
     })
   }
 
@@ -839,7 +837,7 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
       if (item.key !== undefined) {
         if (batch !== '') session.write(textEncoder.encode(batch))
         batch = ''
-        session.write(textEncoder.encode(frame), undefined, item.key)
+        session.write(textEncoder.encode(frame), item.key)
         continue
       }
       batch += frame

@@ -78,9 +78,9 @@ export interface SessionOptions {
    */
   retry?: number | false
   /**
-   * Milliseconds of silence after which a comment is written so proxies keep
-   * the connection open (most idle timeouts are 60 s or more); every write
-   * restarts the count. `false` turns it off.
+   * The longest the stream stays silent, in milliseconds: when nothing else
+   * was written, a comment is, so proxies keep the connection open (most idle
+   * timeouts are 60 s or more). A busy stream sends none. `false` turns it off.
    *
    * @defaultValue 15000
    */
@@ -196,12 +196,10 @@ export interface Session<E extends EventMap = EventMap> {
   /** Sends a comment line (clients ignore it). Returns `false` when closed. */
   comment(text: string): boolean
   /**
-   * Writes an already encoded frame (the encode-once broadcast path). A
-   * caller writing one frame to many sessions passes `now` (`Date.now()`,
-   * read once for all of them) so each write does not read the clock again,
-   * and `key` to let the frame conflate (see {@link SendOptions.key}).
+   * Writes an already encoded frame (the encode-once broadcast path); `key`
+   * lets the frame conflate (see {@link SendOptions.key}).
    */
-  write(frame: Uint8Array, now?: number, key?: string): boolean
+  write(frame: Uint8Array, key?: string): boolean
   /**
    * Sends every item of `source` as an event, waiting for the transport when
    * it is full. Resolves `true` when the source ended, `false` when the client
@@ -406,7 +404,10 @@ class SseSession implements Session {
   #overBound = false
   #waitingForDrain = false
   #drainWaiters: Array<() => void> | undefined
-  #lastWrite = 0
+  // Written to the transport since the heartbeat's last check, and when the
+  // first of those writes was.
+  #wroteSinceBeat = false
+  #firstWriteAt = 0
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined
   #lifetimeTimer: ReturnType<typeof setTimeout> | undefined
   #closeReason: CloseReason | undefined
@@ -498,25 +499,25 @@ class SseSession implements Session {
       options?.id,
       options?.retry,
     )
-    return this.#write(frame, Date.now(), key)
+    return this.#write(frame, key)
   }
 
   comment(text: string): boolean {
     if (this.#closed) return false
-    return this.#write(encodeComment(text), Date.now(), undefined)
+    return this.#write(encodeComment(text), undefined)
   }
 
-  write(frame: Uint8Array, now?: number, key?: string): boolean {
-    return this.#write(frame, now ?? Date.now(), key)
+  write(frame: Uint8Array, key?: string): boolean {
+    return this.#write(frame, key)
   }
 
   /** A frame as text goes to the transport as it is; only a queued one is encoded. */
-  #write(frame: string | Uint8Array, now: number, key: string | undefined): boolean {
+  #write(frame: string | Uint8Array, key: string | undefined): boolean {
     if (this.#closed) return false
     if (this.#waitingForDrain) {
       return this.#enqueue(typeof frame === 'string' ? textEncoder.encode(frame) : frame, key)
     }
-    this.#transportWrite(frame, now)
+    this.#transportWrite(frame)
     return !this.#closed
   }
 
@@ -628,8 +629,13 @@ class SseSession implements Session {
     }
   }
 
-  #transportWrite(frame: string | Uint8Array, now: number): void {
-    this.#lastWrite = now
+  #transportWrite(frame: string | Uint8Array): void {
+    // The heartbeat only needs the first write since its last check: reading
+    // the clock on every write would cost more than the rest of a send.
+    if (!this.#wroteSinceBeat) {
+      this.#wroteSinceBeat = true
+      this.#firstWriteAt = Date.now()
+    }
     const counters = this.#counters
     if (counters !== undefined) {
       counters.framesWritten++
@@ -654,7 +660,7 @@ class SseSession implements Session {
     this.#waitingForDrain = false
     while (this.#head < this.#queue.length && !this.#waitingForDrain && !this.#closed) {
       const frame = this.#shift()
-      if (frame !== EMPTY) this.#transportWrite(frame, Date.now())
+      if (frame !== EMPTY) this.#transportWrite(frame)
     }
     if (this.#head === this.#queue.length) {
       this.#resetQueue()
@@ -799,16 +805,24 @@ class SseSession implements Session {
     this.#heartbeatTimer = backgroundTimer(() => this.#beat(), delay)
   }
 
+  /**
+   * Checks run at most `interval` apart. Something written since the last
+   * check: the next one is `interval` after the first of those writes, which
+   * is no later than `interval` after the last, so the stream is never silent
+   * for longer than `interval` (a comment may follow an event sooner). Nothing
+   * written: a comment now.
+   */
   #beat(): void {
     const interval = this.#heartbeatMs
     if (this.#closed || interval === false) return
-    const idle = Date.now() - this.#lastWrite
-    if (idle >= interval) {
-      this.write(HEARTBEAT)
-      if (!this.#closed) this.#armHeartbeat(interval)
-    } else {
-      this.#armHeartbeat(interval - idle)
+    if (this.#wroteSinceBeat) {
+      this.#wroteSinceBeat = false
+      this.#armHeartbeat(Math.max(0, this.#firstWriteAt + interval - Date.now()))
+      return
     }
+    this.write(HEARTBEAT)
+    this.#wroteSinceBeat = false
+    if (!this.#closed) this.#armHeartbeat(interval)
   }
 }
 

@@ -49,6 +49,23 @@ describe('send hands the transport text, not a TextEncoder copy per event', () =
     expect(writes).toEqual(['data: first\ndata: end\n\n'])
   })
 
+  test('alternating event names, with and without ids, each frame carries its own name', () => {
+    const { writes, sink } = recordingSink()
+    const session = createSession(sink, quiet)
+    session.send(1, { event: 'a', id: '1' })
+    session.send(2, { event: 'b' })
+    session.send(3, { event: 'a' })
+    session.send(4, { event: 'b', id: '4' })
+    session.send(5, { id: '5' })
+    expect(writes).toEqual([
+      'event: a\nid: 1\ndata: 1\n\n',
+      'event: b\ndata: 2\n\n',
+      'event: a\ndata: 3\n\n',
+      'event: b\nid: 4\ndata: 4\n\n',
+      'id: 5\ndata: 5\n\n',
+    ])
+  })
+
   test('a valid event name does not let a later invalid one through', () => {
     const { sink } = recordingSink()
     const session = createSession(sink, quiet)

@@ -159,7 +159,7 @@ describe('heartbeat', () => {
     expect(sink.text()).toBe(':\n:\n')
   })
 
-  test('every write restarts the count', () => {
+  test('a write puts off the next comment', () => {
     vi.useFakeTimers()
     const sink = memorySink()
     const session = createSession(sink, { retry: false, heartbeat: 1000 })
@@ -169,6 +169,47 @@ describe('heartbeat', () => {
     expect(sink.text()).toBe('data: a\n\n')
     vi.advanceTimersByTime(100)
     expect(sink.text()).toBe('data: a\n\n:\n')
+  })
+
+  test('the stream is never silent for longer than the interval, however writes are spaced', () => {
+    vi.useFakeTimers()
+    const sink = memorySink()
+    const writtenAt: number[] = []
+    const write = sink.write
+    sink.write = (chunk) => {
+      writtenAt.push(Date.now())
+      return write(chunk)
+    }
+    const session = createSession(sink, { retry: false, heartbeat: 1000 })
+    const start = Date.now()
+    // Bursts and pauses of every length around the interval (a fixed LCG, so
+    // a failure replays): gaps of 1 ms to 2.5 s.
+    let seed = 7
+    for (let i = 0; i < 400; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+      vi.advanceTimersByTime(1 + (seed % 2500))
+      session.send(i)
+    }
+    vi.advanceTimersByTime(5000)
+    const times = [start, ...writtenAt]
+    let longest = 0
+    for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i]! - times[i - 1]!)
+    expect(longest).toBeLessThanOrEqual(1000)
+    expect(sink.text()).toContain(':\n')
+    session.close()
+  })
+
+  test('a stream written more often than the interval gets no heartbeat', () => {
+    vi.useFakeTimers()
+    const sink = memorySink()
+    const session = createSession(sink, { retry: false, heartbeat: 1000 })
+    for (let i = 0; i < 100; i++) {
+      vi.advanceTimersByTime(999)
+      session.send(i)
+    }
+    expect(sink.events()).toHaveLength(100)
+    expect(sink.text()).not.toContain(':\n')
+    session.close()
   })
 
   test('heartbeat: false schedules no timer at all', () => {

@@ -207,9 +207,9 @@ describe('keyed conflation', () => {
     const session = createSession(stalledSink(), { ...conflate, maxQueueBytes: 4096 })
     const encoder = new TextEncoder()
     const frames = Array.from({ length: 8 }, (_, key) => encoder.encode(`data: ${key}\n\n`))
-    for (let i = 0; i < 10_000; i++) session.write(frames[i % 8]!, undefined, `k${i % 8}`)
+    for (let i = 0; i < 10_000; i++) session.write(frames[i % 8]!, `k${i % 8}`)
     const before = liveHeap()
-    for (let i = 0; i < 3_000_000; i++) session.write(frames[i % 8]!, undefined, `k${i % 8}`)
+    for (let i = 0; i < 3_000_000; i++) session.write(frames[i % 8]!, `k${i % 8}`)
     const grown = liveHeap() - before
     // 8 keys of 9-byte frames, queued once each (the first went to the transport).
     expect(session.queuedBytes).toBe(8 * 9)

@@ -7,7 +7,14 @@
  */
 
 import { encode } from './encode'
-import { backgroundTimer, kClose, kOnClose, type Session } from './session'
+import {
+  backgroundTimer,
+  type CloseHooks,
+  type CloseListener,
+  kClose,
+  kOnClose,
+  type Session,
+} from './session'
 
 /** Options for {@link Drainer.drain} and `hub.drain`. */
 export interface DrainOptions {
@@ -99,6 +106,10 @@ export function createDrainer(options: DrainerOptions = {}): Drainer {
   const open = new Set<Session>()
   let draining: Promise<void> | undefined
   let retry = DEFAULT_RETRY
+  // One listener for every tracked session, not a closure per stream.
+  const untrack = (session: Session): void => {
+    open.delete(session)
+  }
 
   return {
     get size() {
@@ -122,7 +133,7 @@ export function createDrainer(options: DrainerOptions = {}): Drainer {
         return
       }
       open.add(session)
-      onClose(session, () => open.delete(session))
+      onClose(session, untrack)
     },
   }
 }
@@ -193,15 +204,14 @@ export function closeSpread(
   })
 }
 
-interface Closable {
+interface Closable extends CloseHooks {
   [kClose](reason: 'drain'): void
-  [kOnClose](listener: () => void): () => void
 }
 
-function onClose(session: Session, listener: () => void): void {
+function onClose(session: Session, listener: CloseListener): void {
   const hook = (session as Partial<Closable>)[kOnClose]
   if (hook !== undefined) hook.call(session, listener)
-  else session.signal.addEventListener('abort', listener, { once: true })
+  else session.signal.addEventListener('abort', () => listener(session), { once: true })
 }
 
 const textEncoder = /* @__PURE__ */ new TextEncoder()

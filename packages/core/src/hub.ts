@@ -22,7 +22,16 @@ import { type Cursor, formatEventId, parseEventId } from './event-id'
 import type { EventMap, EventName, TypedArgs } from './events'
 import { countersOf, type Instrumentation, type StoreOperation } from './instrumentation'
 import { createMemoryEngine } from './memory-engine'
-import { backgroundTimer, defaultSerialize, kOnClose, type Session, serializeData } from './session'
+import {
+  backgroundTimer,
+  type CloseHooks,
+  type CloseListener,
+  defaultSerialize,
+  kOffClose,
+  kOnClose,
+  type Session,
+  serializeData,
+} from './session'
 import { assertSelector, assertTopic, isPattern, selectorMatches, TopicIndex } from './topics'
 
 /** Options for {@link createHub}. */
@@ -264,6 +273,8 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
     throw new TypeError('createHub: `maxTopicsPerEvent` must be an integer >= 1')
   }
   const allShards = Array.from({ length: engine.shards }, (_, shard) => shard)
+  // `[shard]` for each shard, shared by every member that needs only it.
+  const oneShard: readonly (readonly number[])[] = allShards.map((shard) => [shard])
   const index = new TopicIndex<Member>()
   const members = new Map<Session, Member>()
   const shards = new Map<number, Shard>()
@@ -532,36 +543,64 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
 
   // --- subscriptions ---------------------------------------------------------
 
+  // Arrays, not a Set and a Map: a session has a few selectors (at most
+  // maxSelectors) on a few shards, and an idle stream's memory is what ten
+  // thousand of them cost (a Set or Map starts with a hash table of its own).
   class Member implements Subscription {
     readonly session: Session
-    readonly selectors = new Set<string>()
+    // Distinct, in the order they were added. Replaced, never pushed to: an
+    // array grown by push keeps 17 slots or more for its one or two items.
+    #selectors: readonly string[] = []
+    // Distinct: the shards the selectors need.
+    #shards: readonly number[] = NO_SHARDS
     ready: Promise<void> = Promise.resolve()
-    // How many of this member's selectors need each shard.
-    readonly #shardRefs = new Map<number, number>()
     held: Held[] | undefined = []
     heldBytes = 0
     resetWhileHeld = false
     stamp = 0
-    unwatch: () => void = () => undefined
 
     constructor(session: Session) {
       this.session = session
     }
 
+    get selectors(): ReadonlySet<string> {
+      return new Set(this.#selectors)
+    }
+
     needs(shard: number): boolean {
-      return this.#shardRefs.has(shard)
+      return this.#shards.includes(shard)
     }
 
     matches(topic: string): boolean {
-      if (this.selectors.has(topic)) return true
-      for (const selector of this.selectors) {
+      const selectors = this.#selectors
+      if (selectors.includes(topic)) return true
+      for (const selector of selectors) {
         if (isPattern(selector) && selectorMatches(selector, topic)) return true
       }
       return false
     }
 
-    neededShards(): number[] {
-      return [...this.#shardRefs.keys()]
+    neededShards(): readonly number[] {
+      return this.#shards
+    }
+
+    /** Recomputes the needed shards; refs those that became needed, unrefs the rest. */
+    #updateShards(): number[] {
+      const before = this.#shards
+      const after: number[] = []
+      for (const selector of this.#selectors) {
+        for (const shard of shardsOf(selector)) if (!after.includes(shard)) after.push(shard)
+      }
+      this.#shards =
+        after.length === 0 ? NO_SHARDS : after.length === 1 ? oneShard[after[0]!]! : after.slice()
+      const added: number[] = []
+      for (const shard of after) {
+        if (before.includes(shard)) continue
+        ref(shard)
+        added.push(shard)
+      }
+      for (const shard of before) if (!after.includes(shard)) unref(shard)
+      return added
     }
 
     hold(held: Held): void {
@@ -575,41 +614,26 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
 
     /** Indexes already validated selectors; returns the shards that became needed. */
     attach(selectors: readonly string[]): number[] {
-      const added: number[] = []
-      for (const selector of selectors) {
-        if (this.selectors.has(selector)) continue
-        this.selectors.add(selector)
-        index.add(selector, this)
-        for (const shard of shardsOf(selector)) {
-          const count = this.#shardRefs.get(shard) ?? 0
-          this.#shardRefs.set(shard, count + 1)
-          if (count === 0) {
-            ref(shard)
-            added.push(shard)
-          }
-        }
-      }
-      return added
+      const added = selectors.filter((selector) => !this.#selectors.includes(selector))
+      if (added.length === 0) return []
+      this.#selectors = this.#selectors.concat(added)
+      for (const selector of added) index.add(selector, this)
+      return this.#updateShards()
     }
 
     detach(selectors: Iterable<string>): void {
-      for (const selector of selectors) {
-        if (!this.selectors.delete(selector)) continue
-        index.remove(selector, this)
-        for (const shard of shardsOf(selector)) {
-          const count = this.#shardRefs.get(shard)! - 1
-          if (count > 0) this.#shardRefs.set(shard, count)
-          else {
-            this.#shardRefs.delete(shard)
-            unref(shard)
-          }
-        }
-      }
+      const removed = new Set(selectors)
+      const kept = this.#selectors.filter((selector) => !removed.has(selector))
+      if (kept.length === this.#selectors.length) return
+      for (const selector of this.#selectors)
+        if (removed.has(selector)) index.remove(selector, this)
+      this.#selectors = kept.slice()
+      this.#updateShards()
     }
 
     add(selectors: string | Iterable<string>): Promise<void> {
       const list = validSelectors(selectors, 'add')
-      if (new Set([...this.selectors, ...list]).size > maxSelectors) {
+      if (new Set([...this.#selectors, ...list]).size > maxSelectors) {
         throw new TypeError(`add: more than ${maxSelectors} selectors (maxSelectors)`)
       }
       return this.ready.then(async () => {
@@ -631,10 +655,15 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
     unsubscribe(): void {
       if (members.get(this.session) !== this) return
       members.delete(this.session)
-      this.unwatch()
+      unwatchClose(this.session, onMemberClose)
       this.held = undefined
-      this.detach([...this.selectors])
+      this.detach([...this.#selectors])
     }
+  }
+
+  // One close listener for every member of this hub, not a closure each.
+  function onMemberClose(session: Session): void {
+    members.get(session)?.unsubscribe()
   }
 
   function validSelectors(selectors: string | Iterable<string>, what: string): string[] {
@@ -676,7 +705,7 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
       return member
     }
     members.set(session, member)
-    member.unwatch = watchClose(session, () => member.unsubscribe())
+    watchClose(session, onMemberClose)
     member.attach(list)
     const lastEventId =
       'lastEventId' in subscribeOptions ? subscribeOptions.lastEventId : session.lastEventId
@@ -944,12 +973,45 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
  * sessions have a cheap internal hook; any other `Session` implementation is
  * watched through its signal.
  */
-function watchClose(session: Session, onClose: () => void): () => void {
-  const hook = (session as { [kOnClose]?: (listener: () => void) => () => void })[kOnClose]
-  if (hook !== undefined) return hook.call(session, onClose)
-  session.signal.addEventListener('abort', onClose, { once: true })
-  return () => session.signal.removeEventListener('abort', onClose)
+const NO_SHARDS: readonly number[] = []
+
+/**
+ * Calls `onClose(session)` when `session` closes: through the hooks of a
+ * session made by createSession, else through its signal (another Session
+ * implementation), with the wrapper kept to remove it.
+ */
+function watchClose(session: Session, onClose: CloseListener): void {
+  const hooks = session as Partial<CloseHooks>
+  if (hooks[kOnClose] !== undefined) {
+    hooks[kOnClose](onClose)
+    return
+  }
+  const listener = (): void => onClose(session)
+  let bySession = signalListeners.get(onClose)
+  if (bySession === undefined) {
+    bySession = new WeakMap()
+    signalListeners.set(onClose, bySession)
+  }
+  bySession.set(session, listener)
+  session.signal.addEventListener('abort', listener, { once: true })
 }
+
+function unwatchClose(session: Session, onClose: CloseListener): void {
+  const hooks = session as Partial<CloseHooks>
+  if (hooks[kOffClose] !== undefined) {
+    hooks[kOffClose](onClose)
+    return
+  }
+  const bySession = signalListeners.get(onClose)
+  const listener = bySession?.get(session)
+  if (listener === undefined) return
+  bySession!.delete(session)
+  session.signal.removeEventListener('abort', listener)
+}
+
+// Sessions of other implementations: the abort listener watchClose added,
+// by close listener (one per hub) and session.
+const signalListeners = new WeakMap<CloseListener, WeakMap<Session, () => void>>()
 
 function storeError(error: unknown): SseError {
   if (error instanceof SseError) return error

@@ -26,6 +26,7 @@ import type { Drainer } from './drain'
 import { readLastEventId } from './last-event-id'
 import type { LimitOption } from './limits'
 import {
+  type CloseHooks,
   kClose,
   kOnClose,
   openSession,
@@ -308,8 +309,7 @@ export function openStream<Context, Result>(
   return { result: opened.result, session }
 }
 
-interface Closable {
-  [kOnClose](listener: () => void): () => void
+interface Closable extends CloseHooks {
   [kClose](reason: 'error', cause: unknown): void
 }
 

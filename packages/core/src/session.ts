@@ -364,10 +364,23 @@ export function openSession(
 }
 
 /**
- * Internal: lets a channel learn that a session closed without an
- * AbortSignal listener per membership (EventTarget listeners cost memory).
+ * Internal: lets a hub learn that a session closed without an AbortSignal
+ * listener per membership (EventTarget listeners cost memory). The listener
+ * gets the session, so one function can serve every session.
  */
 export const kOnClose: unique symbol = Symbol('sse.onClose')
+
+/** Internal: removes a listener added with {@link kOnClose}. */
+export const kOffClose: unique symbol = Symbol('sse.offClose')
+
+/** Internal: what {@link kOnClose} calls. */
+export type CloseListener = (session: Session) => void
+
+/** Internal: the close hooks a session made by {@link createSession} has. */
+export interface CloseHooks {
+  [kOnClose](listener: CloseListener): void
+  [kOffClose](listener: CloseListener): void
+}
 
 /**
  * Internal: closes a session with a reason other than `server` (a binding
@@ -380,16 +393,13 @@ export const kClose: unique symbol = Symbol('sse.close')
 class SseSession implements Session {
   readonly lastEventId: string | undefined
   readonly #sink: SseSink
+  // Shared by every session of a route: settings are read from it, not
+  // copied into each session (an idle stream's size is what 10,000 cost).
   readonly #options: ResolvedSessionOptions
-  readonly #serialize: (data: unknown) => string
-  readonly #maxQueueBytes: number
-  readonly #heartbeatMs: number | false
-  // What applies past the bound: the policy, or conflate's fallback.
-  readonly #overflow: ConflateFallback
-  readonly #conflate: boolean
   #closed = false
   #controller: AbortController | undefined
-  #closeListeners: Array<() => void> | undefined
+  // Most sessions have one close listener (their hub): kept bare, not in an array.
+  #closeListeners: CloseListener | CloseListener[] | undefined
   // Frames waiting for the transport; `#head` makes shifting O(1).
   #queue: Uint8Array[] = NO_FRAMES
   #head = 0
@@ -420,14 +430,7 @@ class SseSession implements Session {
     this.lastEventId = lastEventId
     this.#sink = sink
     this.#options = options
-    this.#serialize = options.serialize
-    this.#conflate = options.slowClient === 'conflate'
-    if (this.#conflate) this.#keySlots = new Map()
-    this.#overflow = this.#conflate
-      ? options.conflateFallback
-      : (options.slowClient as ConflateFallback)
-    this.#maxQueueBytes = options.maxQueueBytes
-    this.#heartbeatMs = options.heartbeat
+    if (options.slowClient === 'conflate') this.#keySlots = new Map()
     if (sink.onClientGone === undefined && sink.signal === undefined) {
       throw new TypeError('createSession: the sink needs `signal` or `onClientGone`')
     }
@@ -491,9 +494,10 @@ class SseSession implements Session {
     }
     // JSON.stringify escapes every control character, so its output has no
     // line break to split: only other serializers' text is scanned.
-    const json = this.#serialize === defaultSerialize && typeof data !== 'string'
+    const serialize = this.#options.serialize
+    const json = serialize === defaultSerialize && typeof data !== 'string'
     const frame = encodeSend(
-      serializeData(this.#serialize, data),
+      serializeData(serialize, data),
       json,
       options?.event,
       options?.id,
@@ -529,9 +533,10 @@ class SseSession implements Session {
     const sendOptions: SendOptions =
       pipeOptions.event === undefined ? {} : { event: pipeOptions.event }
     let leftEarly = true
-    let stopWatching = noop
+    let onGone: CloseListener = noop
     const gone = new Promise<IteratorResult<unknown>>((resolve) => {
-      stopWatching = this[kOnClose](() => resolve({ done: true, value: undefined }))
+      onGone = () => resolve({ done: true, value: undefined })
+      this[kOnClose](onGone)
     })
     try {
       while (!this.#closed) {
@@ -546,7 +551,7 @@ class SseSession implements Session {
         await this.#ready()
       }
     } finally {
-      stopWatching()
+      this[kOffClose](onGone)
       // Not awaited: an async generator suspended in an await only runs its
       // `finally` once that await settles, which may be never. A rejection
       // here is the abandoned source's own failure, with no one left to tell.
@@ -600,7 +605,8 @@ class SseSession implements Session {
       this.#controller?.abort(reason)
       const listeners = this.#closeListeners
       this.#closeListeners = undefined
-      if (listeners !== undefined) for (const listener of listeners) listener()
+      if (typeof listeners === 'function') listeners(this)
+      else if (listeners !== undefined) for (const listener of listeners) listener(this)
     }
   }
 
@@ -609,23 +615,25 @@ class SseSession implements Session {
     this.#end(true, reason, cause)
   }
 
-  /** Internal: calls `listener` once when the session closes; returns a remover. */
-  [kOnClose](listener: () => void): () => void {
+  /** Internal: calls `listener(this)` once when the session closes (now, if it has). */
+  [kOnClose](listener: CloseListener): void {
     if (this.#closed) {
-      listener()
-      return noop
+      listener(this)
+      return
     }
-    // `[listener]`, not `[]` then push: a pushed-to empty array grows to 17
-    // slots, and most sessions only ever have one close listener (their hub).
-    let listeners = this.#closeListeners
-    if (listeners === undefined) {
-      listeners = [listener]
-      this.#closeListeners = listeners
-    } else listeners.push(listener)
-    const registered = listeners
-    return () => {
-      const index = registered.indexOf(listener)
-      if (index !== -1) registered.splice(index, 1)
+    const listeners = this.#closeListeners
+    if (listeners === undefined) this.#closeListeners = listener
+    else if (typeof listeners === 'function') this.#closeListeners = [listeners, listener]
+    else listeners.push(listener)
+  }
+
+  /** Internal: removes a listener added with kOnClose (one registration of it). */
+  [kOffClose](listener: CloseListener): void {
+    const listeners = this.#closeListeners
+    if (listeners === listener) this.#closeListeners = undefined
+    else if (typeof listeners === 'object') {
+      const index = listeners.indexOf(listener)
+      if (index !== -1) listeners.splice(index, 1)
     }
   }
 
@@ -714,10 +722,13 @@ class SseSession implements Session {
   }
 
   #enqueue(frame: Uint8Array, key: string | undefined): boolean {
-    if (key !== undefined && this.#conflate) this.#replace(key)
-    const bound = this.#maxQueueBytes
+    const options = this.#options
+    const conflate = options.slowClient === 'conflate'
+    if (key !== undefined && conflate) this.#replace(key)
+    const bound = options.maxQueueBytes
     if (this.#queuedBytes + frame.byteLength > bound) {
-      const policy = this.#overflow
+      // Past the bound: the policy, or conflate's fallback.
+      const policy = conflate ? options.conflateFallback : (options.slowClient as ConflateFallback)
       const info: SlowClientInfo = { queuedBytes: this.#queuedBytes, policy, dropped: 0 }
       if (policy === 'close') {
         this.#options.onSlowClient?.(this, info)
@@ -743,7 +754,7 @@ class SseSession implements Session {
     }
     if (this.#queue === NO_FRAMES) {
       this.#queue = []
-      if (this.#conflate) this.#slotKeys = []
+      if (conflate) this.#slotKeys = []
     }
     this.#queue.push(frame)
     this.#queuedBytes += frame.byteLength
@@ -813,7 +824,7 @@ class SseSession implements Session {
    * written: a comment now.
    */
   #beat(): void {
-    const interval = this.#heartbeatMs
+    const interval = this.#options.heartbeat
     if (this.#closed || interval === false) return
     if (this.#wroteSinceBeat) {
       this.#wroteSinceBeat = false

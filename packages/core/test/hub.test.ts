@@ -107,6 +107,30 @@ describe('delivery', () => {
     for (const { sink } of sessions) expect(sink.events()).toEqual([])
   })
 
+  test('a session of another implementation (no internal hooks) leaves each of its hubs when its signal aborts', async () => {
+    const { session, sink } = openSession()
+    // The same session seen only through the public interface: no symbol-keyed hooks.
+    const foreign = new Proxy(session, {
+      get(target, key) {
+        if (typeof key === 'symbol') return undefined
+        const value = Reflect.get(target, key, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const first = createHub()
+    const second = createHub()
+    const left = first.subscribe(foreign, 'a')
+    second.subscribe(foreign, 'a')
+    expect([first.size, second.size]).toEqual([1, 1])
+    // Leaving one hub removes only that hub's listener.
+    left.unsubscribe()
+    expect([first.size, second.size]).toEqual([0, 1])
+    sink.disconnect()
+    expect([first.size, second.size]).toEqual([0, 0])
+    await second.publish('a', 'after')
+    expect(data(sink.events())).toEqual([])
+  })
+
   test('an event to topics on several shards reaches a session once, live and on replay', async () => {
     const engine = shardedEngine({ shards: 4 })
     const hub = createHub({ engine })

@@ -1,11 +1,12 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { Http2ServerRequest, Http2ServerResponse, Http2Stream } from 'node:http2'
 import {
   createStreamHandler,
   type HeaderList,
   openStream,
   resolveStreamOptions,
   type Session,
+  type SseSink,
   type StreamBinding,
   type StreamHandler,
   type StreamOptions,
@@ -46,7 +47,7 @@ export type SseOptions = StreamOptions<NodeContext>
  * `@sse/express`, `@sse/koa` and `@sse/fastify` build on it.
  */
 export const nodeBinding: StreamBinding<NodeContext, void> = {
-  lastEventId: ({ req }) => headerValue(req.headers['last-event-id']),
+  lastEventId: ({ req }) => lastEventIdHeader(req),
   url: ({ req }) => req.url,
   refuse({ res }, status, headers, body) {
     const out = res as ServerResponse
@@ -61,54 +62,87 @@ export const nodeBinding: StreamBinding<NodeContext, void> = {
     // No idle timeout on a stream meant to stay open; heartbeats keep proxies happy.
     req.setTimeout(0)
     if ('setNoDelay' in req.socket) req.socket.setNoDelay(true)
-    // `compression` and similar middleware buffer writes until flushed.
-    const flush = (out as { flush?: () => void }).flush?.bind(out)
-    // Decided once, after the first write put the head on the wire: the
-    // socket when frames can skip ServerResponse, else null.
-    let socket: RawSocket | null | undefined
-    // HTTP/2: a stream's write() says false past 16 kB buffered, and that
-    // buffer drains only on a later turn (nghttp2 sends then, as flow
-    // control allows), so a client reading as fast as it can looked full
-    // after every burst above 16 kB a turn, and was closed as slow. The
-    // stream is full at `highWaterMark` bytes buffered instead (as a Web
-    // Response body is); the session queues past it.
     const h2 = req.httpVersionMajor === 2 ? (res as Http2ServerResponse).stream : undefined
-    return {
-      sink: {
-        write(chunk) {
-          if (socket) return writeCorked(socket, chunked(chunk), chunk.length)
-          if (out.writableEnded || out.destroyed) return false
-          const accepted = out.write(chunk)
-          flush?.()
-          if (socket === undefined) socket = rawSocket(req, out)
-          return accepted || (h2 !== undefined && h2.writableLength < highWaterMark)
-        },
-        onDrain(listener) {
-          if (socket) socket.once('drain', listener)
-          else out.once('drain', listener)
-        },
-        close() {
-          if (!out.writableEnded) out.end()
-        },
-        onClientGone(listener) {
-          if (out.destroyed || out.writableFinished) listener()
-          else out.once('close', listener)
-        },
-      },
-      result: undefined,
-      // With no retry hint nothing was written yet: send the head now, so
-      // the client's `open` fires at once (writeHead alone only stores it).
-      started() {
-        // (`headersSent` is already true after writeHead: it only stored the head.)
-        if (socket === undefined && !out.writableEnded) out.flushHeaders()
-      },
-    }
+    const sink = new NodeSink(req, out, h2, highWaterMark)
+    return { sink, result: undefined, started: () => sink.started() }
   },
   reportError(error) {
     // Plain node:http has no error path of its own: rethrown, as a throw in
     // a request listener would be (a rejection is left unhandled).
     throw error
   },
+}
+
+/**
+ * A response as a session's sink. A class, not an object of closures: its
+ * methods live once on the prototype, not once per connection (an idle
+ * stream's memory is what 10,000 of them cost).
+ */
+class NodeSink implements SseSink {
+  readonly #req: NodeRequest
+  readonly #out: ServerResponse
+  // HTTP/2: a stream's write() says false past 16 kB buffered, and that
+  // buffer drains only on a later turn (nghttp2 sends then, as flow control
+  // allows), so a client reading as fast as it can looked full after every
+  // burst above 16 kB a turn, and was closed as slow. The stream is full at
+  // `highWaterMark` bytes buffered instead (as a Web Response body is); the
+  // session queues past it.
+  readonly #h2: Http2Stream | undefined
+  readonly #highWaterMark: number
+  // Decided once, after the first write put the head on the wire: the
+  // socket when frames can skip ServerResponse, else null.
+  #socket: RawSocket | null | undefined
+
+  constructor(
+    req: NodeRequest,
+    out: ServerResponse,
+    h2: Http2Stream | undefined,
+    highWaterMark: number,
+  ) {
+    this.#req = req
+    this.#out = out
+    this.#h2 = h2
+    this.#highWaterMark = highWaterMark
+  }
+
+  write(chunk: string | Uint8Array): boolean {
+    const socket = this.#socket
+    if (socket) return writeCorked(socket, chunked(chunk), chunk.length)
+    const out = this.#out
+    if (out.writableEnded || out.destroyed) return false
+    const accepted = out.write(chunk)
+    // `compression` and similar middleware buffer writes until flushed.
+    ;(out as { flush?: () => void }).flush?.()
+    if (socket === undefined) this.#socket = rawSocket(this.#req, out)
+    const h2 = this.#h2
+    return accepted || (h2 !== undefined && h2.writableLength < this.#highWaterMark)
+  }
+
+  onDrain(listener: () => void): void {
+    if (this.#socket) this.#socket.once('drain', listener)
+    else this.#out.once('drain', listener)
+  }
+
+  close(): void {
+    if (!this.#out.writableEnded) this.#out.end()
+  }
+
+  onClientGone(listener: () => void): void {
+    const out = this.#out
+    // `on`, not `once`: 'close' comes once, and once() would add a wrapper
+    // object per connection.
+    if (out.destroyed || out.writableFinished) listener()
+    else out.on('close', listener)
+  }
+
+  /**
+   * With no retry hint nothing was written yet: send the head now, so the
+   * client's `open` fires at once (writeHead alone only stores it;
+   * `headersSent` is already true after it).
+   */
+  started(): void {
+    if (this.#socket === undefined && !this.#out.writableEnded) this.#out.flushHeaders()
+  }
 }
 
 /**
@@ -202,6 +236,18 @@ function writeHead(
   out.statusCode = status
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value
+/**
+ * The first `Last-Event-ID` header, read from `rawHeaders`: `req.headers` is
+ * built on first use, and an idle stream would keep that object for nothing.
+ */
+function lastEventIdHeader(req: NodeRequest): string | undefined {
+  const raw = req.rawHeaders
+  let value: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    if (name.length !== 13 || name.toLowerCase() !== 'last-event-id') continue
+    // Repeated, the values join as `req.headers` and `Headers.get` join them.
+    value = value === undefined ? raw[i + 1]! : value + ', ' + raw[i + 1]!
+  }
+  return value
 }

@@ -55,6 +55,8 @@ const LF = 0x0a
 const CR = 0x0d
 // Chunks up to this length are checked for a line end with a char loop.
 const TINY_CHUNK = 16
+// Ids up to this length are checked for NUL with a char loop.
+const SHORT_ID = 32
 const SPACE = 0x20
 const COLON = 0x3a
 const BOM = 0xfeff
@@ -192,9 +194,24 @@ export function createParser(options: ParserOptions = {}): Parser {
         } else {
           // Only this one line per chunk is a concatenation (a rope in V8);
           // lines inside the chunk are sliced from it directly.
-          const line = pending + text.slice(pos, end)
+          const head = pending
           pending = ''
-          processLine(line, 0, line.length)
+          if (
+            head.length > 5 &&
+            head.charCodeAt(4) === COLON &&
+            isDataName(head, 0) &&
+            eventSize + head.length + (end - pos) <= maxEventSize
+          ) {
+            // Most lines a chunk boundary splits are long `data:` lines, cut
+            // inside the value: the name, colon and space arrived already, so
+            // the value is joined as it is, not copied into a line first.
+            applyData(
+              (head.charCodeAt(5) === SPACE ? head.slice(6) : head.slice(5)) + text.slice(pos, end),
+            )
+          } else {
+            const line = head + text.slice(pos, end)
+            processLine(line, 0, line.length)
+          }
         }
       } else if (pos === end) {
         // A blank line: dispatch, or end the oversized event being dropped.
@@ -342,8 +359,12 @@ export function createParser(options: ParserOptions = {}): Parser {
   }
 
   function applyId(value: string): void {
-    // An id with NUL is ignored, so the previous id stays.
-    if (value.indexOf('\0') === -1) idBuffer = value
+    // An id with NUL is ignored, so the previous id stays. Most ids are
+    // short, and a char loop beats a native search's fixed cost on them.
+    if (value.length <= SHORT_ID) {
+      for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) === 0) return
+    } else if (value.indexOf('\0') !== -1) return
+    idBuffer = value
   }
 
   function dispatch(): void {

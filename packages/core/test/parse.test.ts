@@ -230,6 +230,18 @@ describe('lines and fields', () => {
     expect(eventsOf('event:  x\nid:  1\ndata\n\n')).toEqual([ev('', ' x', ' 1')])
   })
 
+  test('a data line split by a chunk at any point strips one space, no more, no less', () => {
+    for (const line of ['data:  two spaces', 'data: one space', 'data:none']) {
+      const stream = `${line}\ndata: next\n\n`
+      const whole = dataOf(stream)
+      expect(whole).toEqual([`${line.slice(line.charAt(5) === ' ' ? 6 : 5)}\nnext`])
+      for (let cut = 1; cut < stream.length; cut++) {
+        expect(dataOf([stream.slice(0, cut), stream.slice(cut)])).toEqual(whole)
+        expect(dataOf([utf8(stream.slice(0, cut)), utf8(stream.slice(cut))])).toEqual(whole)
+      }
+    }
+  })
+
   test('a tab after the colon is kept', () => {
     expect(dataOf('data:\ta\n\n')).toEqual(['\ta'])
   })

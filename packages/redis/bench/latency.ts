@@ -7,9 +7,9 @@
  * - `redis`: one process publishes (one EVALSHA: XADD + SPUBLISH), another
  *   follows the shard (SSUBSCRIBE) and serves the client: the scaled-out path.
  *
- * Both publishers are the same code (test/fixtures/server.ts, `burst`); every
- * event carries its send time, and the client in this process compares it
- * with its receive time (`performance.timeOrigin + performance.now()`, the
+ * Both publishers are the same code (the engine server of @sse/test-utils,
+ * `burst`); every event carries its send time, and the client in this
+ * process compares it with its receive time (`performance.timeOrigin + performance.now()`, the
  * same wall clock in every process). Every event must arrive, exactly once,
  * or the run fails.
  *
@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { createParser } from '@sse/core'
+import { ENGINE_SERVER } from '@sse/test-utils/server-process'
 import { Redis } from 'ioredis'
 
 /** One contender's numbers. */
@@ -43,7 +44,6 @@ export interface LatencyOptions {
 }
 
 const packageDir = resolve(import.meta.dirname, '..')
-const serverScript = resolve(packageDir, 'test/fixtures/server.ts')
 
 interface Server {
   child: ChildProcess
@@ -51,7 +51,7 @@ interface Server {
 }
 
 function startServer(env: Record<string, string>): Promise<Server> {
-  const child = fork(serverScript, [], {
+  const child = fork(ENGINE_SERVER, [], {
     cwd: packageDir,
     execArgv: ['--import', 'tsx', '--conditions=@sse/source'],
     env: { ...process.env, ...env },

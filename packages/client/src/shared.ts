@@ -3,8 +3,9 @@
 // stream and relays every event, its id and its state to the others over a
 // BroadcastChannel. When the holder goes (its tab closes, or it calls
 // close()), the lock passes to a waiting tab, which connects with the last
-// id it was relayed: nothing lost, nothing twice. Without those APIs, each
-// tab connects on its own.
+// id it was relayed: nothing lost, nothing twice (see `Delivered` for the
+// events another tab already has). Without those APIs, each tab connects on
+// its own.
 import { type EventMap, SseError } from '@sse/core'
 import { connect, kOnId } from './connect'
 import { createFacade } from './facade'
@@ -34,7 +35,16 @@ export interface SharedOptions extends ClientOptions {
 /** What the holder tells the others (and `hello`, what a new tab asks it). */
 type Message =
   | { kind: 'hello' }
-  | { kind: 'event'; type: string; data: string; lastEventId: string; value?: unknown }
+  /** A new holder (tag `holder`) connects from `lastEventId`. */
+  | { kind: 'resume'; holder: string; lastEventId: string }
+  | {
+      kind: 'event'
+      holder: string
+      type: string
+      data: string
+      lastEventId: string
+      value?: unknown
+    }
   | { kind: 'id'; lastEventId: string }
   | { kind: 'state'; readyState: ReadyState }
   | { kind: 'error'; error: ErrorFields }
@@ -89,6 +99,7 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
   let failure: StreamError | undefined
   let inner: EventStream | undefined
   let release: (() => void) | undefined
+  const delivered = new Delivered()
 
   const facade = createFacade(
     {
@@ -127,6 +138,8 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
 
   /** Becomes the holder: connects from the last id relayed so far. */
   function hold(): void {
+    const holder = tag()
+    relay({ kind: 'resume', holder, lastEventId })
     const own = connect(href, { ...connectOptions, lastEventId, [kOnId]: onId } as ClientOptions)
     inner = own
     // The error a stream that stops for good reports (a 204's included).
@@ -145,7 +158,7 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
       try {
         for await (const event of own) {
           // A typed stream's value (parsed and checked by the holder) goes too.
-          relay({ kind: 'event', ...event })
+          relay({ kind: 'event', holder, ...event })
         }
       } catch (error) {
         thrown = error as StreamError
@@ -172,9 +185,13 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
     switch (message.kind) {
       case 'hello':
         return
+      case 'resume':
+        delivered.resume(message.holder, message.lastEventId, lastEventId)
+        return
       case 'event': {
+        if (!delivered.admit(message.holder, message.lastEventId)) return
         lastEventId = message.lastEventId
-        const { kind: _kind, ...event } = message
+        const { kind: _kind, holder: _holder, ...event } = message
         facade.dispatch(event)
         return
       }
@@ -211,6 +228,62 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
     channel.close()
     facade.end()
   }
+}
+
+/** How many of the latest ids a tab keeps to recognise events it already has. */
+const KEEP = 1024
+
+/**
+ * The ids of the events this tab dispatched lately, in order, and where each
+ * holder's next event falls among them. A tab that takes over connects from
+ * the last id relayed to it, which can be behind another tab's: the events
+ * of the tab that left reach each tab on their own time, and the lock may
+ * pass first. The new holder gets those events again from the server; a tab
+ * that already dispatched them skips them, and skips the late ones of the tab
+ * that left once the new holder relayed them. Only the same id at the same
+ * place counts as the same event: where they differ (the server resynced),
+ * the event is dispatched.
+ */
+class Delivered {
+  #ids: string[] = []
+  /** The place of `#ids[0]` among every event this tab dispatched. */
+  #first = 0
+  /** Each recent holder's next place; a holder not here appends. */
+  #next = new Map<string, number>()
+
+  /** `holder` connects from `from`; `lastEventId` is this tab's own. */
+  resume(holder: string, from: string, lastEventId: string): void {
+    const at = from === lastEventId ? -1 : this.#ids.lastIndexOf(from)
+    this.#place(holder, at === -1 ? this.#first + this.#ids.length : this.#first + at + 1)
+  }
+
+  /** Whether `holder`'s next event, of id `id`, is new to this tab. */
+  admit(holder: string, id: string): boolean {
+    const at = this.#next.get(holder)
+    if (at !== undefined && at >= this.#first && this.#ids[at - this.#first] === id) {
+      this.#place(holder, at + 1)
+      return false
+    }
+    this.#ids.push(id)
+    if (this.#ids.length > KEEP) {
+      this.#ids.shift()
+      this.#first++
+    }
+    this.#place(holder, this.#first + this.#ids.length)
+    return true
+  }
+
+  #place(holder: string, at: number): void {
+    this.#next.delete(holder)
+    this.#next.set(holder, at)
+    // Only the last few holders can still have events on their way.
+    if (this.#next.size > 4) this.#next.delete(this.#next.keys().next().value as string)
+  }
+}
+
+/** A holder's tag: unique among the tabs (crypto.randomUUID needs a secure context). */
+function tag(): string {
+  return `${Date.now().toString(36)}.${Math.random().toString(36).slice(2)}`
 }
 
 function fieldsOf(error: StreamError): ErrorFields {

@@ -70,7 +70,7 @@ export function createInstrumentation(): Instrumentation {
   return new Counters()
 }
 
-const BRAND = Symbol.for('@sse/core.instrumentation')
+const BRAND: unique symbol = Symbol.for('@sse/core.instrumentation') as never
 
 /** Internal: the writable side sessions and hubs use. */
 export class Counters implements Instrumentation {
@@ -80,8 +80,14 @@ export class Counters implements Instrumentation {
   queuedBytes = 0
   framesDropped = 0
   framesConflated = 0
-  readonly [BRAND] = true
+  // Set in the constructor: a field named by a symbol (a computed key) makes
+  // the class look side-effectful to bundlers, and kept in every bundle.
+  declare readonly [BRAND]: true
   listeners: InstrumentationListener[] = []
+
+  constructor() {
+    this[BRAND] = true
+  }
 
   subscribe(listener: InstrumentationListener): () => void {
     this.listeners = [...this.listeners, listener]

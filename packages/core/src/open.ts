@@ -47,7 +47,7 @@ import {
  *
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#text/event-stream
  */
-export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+export const SSE_HEADERS: Readonly<Record<string, string>> = /* @__PURE__ */ Object.freeze({
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache, no-transform',
   'x-accel-buffering': 'no',
@@ -59,14 +59,15 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
  * that length; the hop-by-hop ones belong to the server (and are forbidden
  * on HTTP/2).
  */
-const RESERVED = new Set([
-  ...Object.keys(SSE_HEADERS),
-  'content-length',
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'upgrade',
-])
+const RESERVED = /* @__PURE__ */ new Set(
+  /* @__PURE__ */ Object.keys(SSE_HEADERS).concat([
+    'content-length',
+    'connection',
+    'keep-alive',
+    'transfer-encoding',
+    'upgrade',
+  ]),
+)
 
 /** What a route's handler gets: the session, and the framework's own context. */
 export type StreamHandler<Context> = (session: Session, context: Context) => unknown

@@ -390,452 +390,458 @@ export const kClose: unique symbol = Symbol('sse.close')
 
 // A class, not a closure bag: thousands of sessions share one set of methods,
 // so each session is a small object and a broadcast loop touches less memory.
-class SseSession implements Session {
-  readonly lastEventId: string | undefined
-  readonly #sink: SseSink
-  // Shared by every session of a route: settings are read from it, not
-  // copied into each session (an idle stream's size is what 10,000 cost).
-  readonly #options: ResolvedSessionOptions
-  #closed = false
-  #controller: AbortController | undefined
-  // Most sessions have one close listener (their hub): kept bare, not in an array.
-  #closeListeners: CloseListener | CloseListener[] | undefined
-  // Frames waiting for the transport; `#head` makes shifting O(1).
-  #queue: Uint8Array[] = NO_FRAMES
-  #head = 0
-  #queuedBytes = 0
-  // Conflate only: the key of each queued slot (parallel to #queue), and the
-  // slot of each queued key. A replaced frame leaves an EMPTY hole.
-  #slotKeys: Array<string | undefined> | undefined
-  #keySlots: Map<string, number> | undefined
-  #holes = 0
-  // Set when the queue crossed `maxQueueBytes` (drop-oldest), cleared once it
-  // empties: `onSlowClient` reports each crossing once, not every frame.
-  #overBound = false
-  #waitingForDrain = false
-  #drainWaiters: Array<() => void> | undefined
-  // Written to the transport since the heartbeat's last check, and when the
-  // first of those writes was.
-  #wroteSinceBeat = false
-  #firstWriteAt = 0
-  #heartbeatTimer: ReturnType<typeof setTimeout> | undefined
-  #lifetimeTimer: ReturnType<typeof setTimeout> | undefined
-  #closeReason: CloseReason | undefined
-  #closeCause: unknown
-  readonly #onClientGone = (): void => this.#end(false, 'client')
-  readonly #counters: Counters | undefined
-  #openedAt = 0
+// Made in a pure-annotated function: its symbol-named members (computed
+// keys) make a class declaration look side-effectful to bundlers, which would
+// then keep every session (and the encoder) in a client that only parses.
+const SseSession = /* @__PURE__ */ (() =>
+  class SseSession implements Session {
+    readonly lastEventId: string | undefined
+    readonly #sink: SseSink
+    // Shared by every session of a route: settings are read from it, not
+    // copied into each session (an idle stream's size is what 10,000 cost).
+    readonly #options: ResolvedSessionOptions
+    #closed = false
+    #controller: AbortController | undefined
+    // Most sessions have one close listener (their hub): kept bare, not in an array.
+    #closeListeners: CloseListener | CloseListener[] | undefined
+    // Frames waiting for the transport; `#head` makes shifting O(1).
+    #queue: Uint8Array[] = NO_FRAMES
+    #head = 0
+    #queuedBytes = 0
+    // Conflate only: the key of each queued slot (parallel to #queue), and the
+    // slot of each queued key. A replaced frame leaves an EMPTY hole.
+    #slotKeys: Array<string | undefined> | undefined
+    #keySlots: Map<string, number> | undefined
+    #holes = 0
+    // Set when the queue crossed `maxQueueBytes` (drop-oldest), cleared once it
+    // empties: `onSlowClient` reports each crossing once, not every frame.
+    #overBound = false
+    #waitingForDrain = false
+    #drainWaiters: Array<() => void> | undefined
+    // Written to the transport since the heartbeat's last check, and when the
+    // first of those writes was.
+    #wroteSinceBeat = false
+    #firstWriteAt = 0
+    #heartbeatTimer: ReturnType<typeof setTimeout> | undefined
+    #lifetimeTimer: ReturnType<typeof setTimeout> | undefined
+    #closeReason: CloseReason | undefined
+    #closeCause: unknown
+    readonly #onClientGone = (): void => this.#end(false, 'client')
+    readonly #counters: Counters | undefined
+    #openedAt = 0
 
-  constructor(sink: SseSink, options: ResolvedSessionOptions, lastEventId: string | undefined) {
-    this.lastEventId = lastEventId
-    this.#sink = sink
-    this.#options = options
-    if (options.slowClient === 'conflate') this.#keySlots = new Map()
-    if (sink.onClientGone === undefined && sink.signal === undefined) {
-      throw new TypeError('createSession: the sink needs `signal` or `onClientGone`')
-    }
-    const counters = options.counters
-    this.#counters = counters
-    if (counters !== undefined) {
-      this.#openedAt = Date.now()
-      counters.streamOpened()
-    }
-    const { retryFrame, heartbeat: heartbeatMs, maxLifetime, lifetimeJitter } = options
+    constructor(sink: SseSink, options: ResolvedSessionOptions, lastEventId: string | undefined) {
+      this.lastEventId = lastEventId
+      this.#sink = sink
+      this.#options = options
+      if (options.slowClient === 'conflate') this.#keySlots = new Map()
+      if (sink.onClientGone === undefined && sink.signal === undefined) {
+        throw new TypeError('createSession: the sink needs `signal` or `onClientGone`')
+      }
+      const counters = options.counters
+      this.#counters = counters
+      if (counters !== undefined) {
+        this.#openedAt = Date.now()
+        counters.streamOpened()
+      }
+      const { retryFrame, heartbeat: heartbeatMs, maxLifetime, lifetimeJitter } = options
 
-    if (sink.onClientGone !== undefined) {
-      sink.onClientGone(this.#onClientGone)
+      if (sink.onClientGone !== undefined) {
+        sink.onClientGone(this.#onClientGone)
+        if (this.#closed) return
+      } else if (sink.signal !== undefined) {
+        if (sink.signal.aborted) {
+          this.#end(false, 'client')
+          return
+        }
+        sink.signal.addEventListener('abort', this.#onClientGone, { once: true })
+      }
+      if (retryFrame !== undefined) this.write(retryFrame)
+      if (heartbeatMs !== false) this.#armHeartbeat(heartbeatMs)
+      if (maxLifetime !== undefined) {
+        const lifetime = maxLifetime * (1 - lifetimeJitter * Math.random())
+        this.#lifetimeTimer = backgroundTimer(() => this.#end(true, 'lifetime'), lifetime)
+      }
+    }
+
+    get signal(): AbortSignal {
+      // Created on first use: most sessions in a hub never need their own. Its
+      // abort reason is the close reason.
+      if (this.#controller === undefined) {
+        this.#controller = new AbortController()
+        if (this.#closed) this.#controller.abort(this.#closeReason)
+      }
+      return this.#controller.signal
+    }
+
+    get closeReason(): CloseReason | undefined {
+      return this.#closeReason
+    }
+
+    get closeCause(): unknown {
+      return this.#closeCause
+    }
+
+    get closed(): boolean {
+      return this.#closed
+    }
+
+    get queuedBytes(): number {
+      return this.#queuedBytes
+    }
+
+    send(data: unknown, options?: SendOptions): boolean {
+      if (this.#closed) return false
+      const key = options?.key
+      if (key !== undefined && typeof key !== 'string') {
+        throw new TypeError('send: `key` must be a string')
+      }
+      // JSON.stringify escapes every control character, so its output has no
+      // line break to split: only other serializers' text is scanned.
+      const serialize = this.#options.serialize
+      const json = serialize === defaultSerialize && typeof data !== 'string'
+      const frame = encodeSend(
+        serializeData(serialize, data),
+        json,
+        options?.event,
+        options?.id,
+        options?.retry,
+      )
+      return this.#write(frame, key)
+    }
+
+    comment(text: string): boolean {
+      if (this.#closed) return false
+      return this.#write(encodeComment(text), undefined)
+    }
+
+    write(frame: Uint8Array, key?: string): boolean {
+      return this.#write(frame, key)
+    }
+
+    /** A frame as text goes to the transport as it is; only a queued one is encoded. */
+    #write(frame: string | Uint8Array, key: string | undefined): boolean {
+      if (this.#closed) return false
+      if (this.#waitingForDrain) {
+        return this.#enqueue(typeof frame === 'string' ? textEncoder.encode(frame) : frame, key)
+      }
+      this.#transportWrite(frame)
+      return !this.#closed
+    }
+
+    async pipe(
+      source: AsyncIterable<unknown> | ReadableStream<unknown>,
+      pipeOptions: PipeOptions = {},
+    ): Promise<boolean> {
+      const iterator = toAsyncIterator(source)
+      const sendOptions: SendOptions =
+        pipeOptions.event === undefined ? {} : { event: pipeOptions.event }
+      let leftEarly = true
+      let onGone: CloseListener = noop
+      const gone = new Promise<IteratorResult<unknown>>((resolve) => {
+        onGone = () => resolve({ done: true, value: undefined })
+        this[kOnClose](onGone)
+      })
+      try {
+        while (!this.#closed) {
+          // Race the source against disconnect: a source stuck waiting for its
+          // next item must not keep a gone client's session alive.
+          const result = await Promise.race([iterator.next(), gone])
+          if (result.done) {
+            leftEarly = this.#closed
+            break
+          }
+          this.send(result.value, sendOptions)
+          await this.#ready()
+        }
+      } finally {
+        this[kOffClose](onGone)
+        // Not awaited: an async generator suspended in an await only runs its
+        // `finally` once that await settles, which may be never. A rejection
+        // here is the abandoned source's own failure, with no one left to tell.
+        if (leftEarly) Promise.resolve(iterator.return?.()).catch(() => undefined)
+      }
+      if (!leftEarly && pipeOptions.close === true) this.close()
+      return !leftEarly
+    }
+
+    close(): void {
+      this.#end(true, 'server')
+    }
+
+    /**
+     * Ends the stream. `deliver`: hand what is still queued to the transport
+     * first (it buffers it; the queue is bounded by `maxQueueBytes`), so frames
+     * `send` accepted before an application's `close()` are not lost. A client
+     * that is gone, or too slow to keep, gets nothing more.
+     */
+    #end(deliver: boolean, reason: CloseReason, cause?: unknown): void {
       if (this.#closed) return
-    } else if (sink.signal !== undefined) {
-      if (sink.signal.aborted) {
-        this.#end(false, 'client')
+      this.#closed = true
+      this.#closeReason = reason
+      this.#closeCause = cause
+      if (deliver && this.#queuedBytes > 0) {
+        const queue = this.#queue
+        try {
+          for (let i = this.#head; i < queue.length; i++) {
+            if (queue[i] !== EMPTY) this.#sink.write(queue[i]!)
+          }
+        } catch {
+          // The transport broke while taking the rest: it is gone, and so are they.
+        }
+      }
+      if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer)
+      if (this.#lifetimeTimer !== undefined) clearTimeout(this.#lifetimeTimer)
+      this.#heartbeatTimer = undefined
+      this.#lifetimeTimer = undefined
+      this.#sink.signal?.removeEventListener('abort', this.#onClientGone)
+      this.#resetQueue()
+      const counters = this.#counters
+      if (counters !== undefined) {
+        counters.queuedBytes -= this.#queuedBytes
+        counters.streamClosed(reason, (Date.now() - this.#openedAt) / 1000)
+      }
+      this.#queuedBytes = 0
+      this.#wakeDrainWaiters()
+      try {
+        this.#sink.close()
+      } finally {
+        this.#controller?.abort(reason)
+        const listeners = this.#closeListeners
+        this.#closeListeners = undefined
+        if (typeof listeners === 'function') listeners(this)
+        else if (listeners !== undefined) for (const listener of listeners) listener(this)
+      }
+    }
+
+    /** Internal: closes with `reason`, delivering what is queued first. */
+    [kClose](reason: CloseReason, cause?: unknown): void {
+      this.#end(true, reason, cause)
+    }
+
+    /** Internal: calls `listener(this)` once when the session closes (now, if it has). */
+    [kOnClose](listener: CloseListener): void {
+      if (this.#closed) {
+        listener(this)
         return
       }
-      sink.signal.addEventListener('abort', this.#onClientGone, { once: true })
-    }
-    if (retryFrame !== undefined) this.write(retryFrame)
-    if (heartbeatMs !== false) this.#armHeartbeat(heartbeatMs)
-    if (maxLifetime !== undefined) {
-      const lifetime = maxLifetime * (1 - lifetimeJitter * Math.random())
-      this.#lifetimeTimer = backgroundTimer(() => this.#end(true, 'lifetime'), lifetime)
-    }
-  }
-
-  get signal(): AbortSignal {
-    // Created on first use: most sessions in a hub never need their own. Its
-    // abort reason is the close reason.
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController()
-      if (this.#closed) this.#controller.abort(this.#closeReason)
-    }
-    return this.#controller.signal
-  }
-
-  get closeReason(): CloseReason | undefined {
-    return this.#closeReason
-  }
-
-  get closeCause(): unknown {
-    return this.#closeCause
-  }
-
-  get closed(): boolean {
-    return this.#closed
-  }
-
-  get queuedBytes(): number {
-    return this.#queuedBytes
-  }
-
-  send(data: unknown, options?: SendOptions): boolean {
-    if (this.#closed) return false
-    const key = options?.key
-    if (key !== undefined && typeof key !== 'string') {
-      throw new TypeError('send: `key` must be a string')
-    }
-    // JSON.stringify escapes every control character, so its output has no
-    // line break to split: only other serializers' text is scanned.
-    const serialize = this.#options.serialize
-    const json = serialize === defaultSerialize && typeof data !== 'string'
-    const frame = encodeSend(
-      serializeData(serialize, data),
-      json,
-      options?.event,
-      options?.id,
-      options?.retry,
-    )
-    return this.#write(frame, key)
-  }
-
-  comment(text: string): boolean {
-    if (this.#closed) return false
-    return this.#write(encodeComment(text), undefined)
-  }
-
-  write(frame: Uint8Array, key?: string): boolean {
-    return this.#write(frame, key)
-  }
-
-  /** A frame as text goes to the transport as it is; only a queued one is encoded. */
-  #write(frame: string | Uint8Array, key: string | undefined): boolean {
-    if (this.#closed) return false
-    if (this.#waitingForDrain) {
-      return this.#enqueue(typeof frame === 'string' ? textEncoder.encode(frame) : frame, key)
-    }
-    this.#transportWrite(frame)
-    return !this.#closed
-  }
-
-  async pipe(
-    source: AsyncIterable<unknown> | ReadableStream<unknown>,
-    pipeOptions: PipeOptions = {},
-  ): Promise<boolean> {
-    const iterator = toAsyncIterator(source)
-    const sendOptions: SendOptions =
-      pipeOptions.event === undefined ? {} : { event: pipeOptions.event }
-    let leftEarly = true
-    let onGone: CloseListener = noop
-    const gone = new Promise<IteratorResult<unknown>>((resolve) => {
-      onGone = () => resolve({ done: true, value: undefined })
-      this[kOnClose](onGone)
-    })
-    try {
-      while (!this.#closed) {
-        // Race the source against disconnect: a source stuck waiting for its
-        // next item must not keep a gone client's session alive.
-        const result = await Promise.race([iterator.next(), gone])
-        if (result.done) {
-          leftEarly = this.#closed
-          break
-        }
-        this.send(result.value, sendOptions)
-        await this.#ready()
-      }
-    } finally {
-      this[kOffClose](onGone)
-      // Not awaited: an async generator suspended in an await only runs its
-      // `finally` once that await settles, which may be never. A rejection
-      // here is the abandoned source's own failure, with no one left to tell.
-      if (leftEarly) Promise.resolve(iterator.return?.()).catch(() => undefined)
-    }
-    if (!leftEarly && pipeOptions.close === true) this.close()
-    return !leftEarly
-  }
-
-  close(): void {
-    this.#end(true, 'server')
-  }
-
-  /**
-   * Ends the stream. `deliver`: hand what is still queued to the transport
-   * first (it buffers it; the queue is bounded by `maxQueueBytes`), so frames
-   * `send` accepted before an application's `close()` are not lost. A client
-   * that is gone, or too slow to keep, gets nothing more.
-   */
-  #end(deliver: boolean, reason: CloseReason, cause?: unknown): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.#closeReason = reason
-    this.#closeCause = cause
-    if (deliver && this.#queuedBytes > 0) {
-      const queue = this.#queue
-      try {
-        for (let i = this.#head; i < queue.length; i++) {
-          if (queue[i] !== EMPTY) this.#sink.write(queue[i]!)
-        }
-      } catch {
-        // The transport broke while taking the rest: it is gone, and so are they.
-      }
-    }
-    if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer)
-    if (this.#lifetimeTimer !== undefined) clearTimeout(this.#lifetimeTimer)
-    this.#heartbeatTimer = undefined
-    this.#lifetimeTimer = undefined
-    this.#sink.signal?.removeEventListener('abort', this.#onClientGone)
-    this.#resetQueue()
-    const counters = this.#counters
-    if (counters !== undefined) {
-      counters.queuedBytes -= this.#queuedBytes
-      counters.streamClosed(reason, (Date.now() - this.#openedAt) / 1000)
-    }
-    this.#queuedBytes = 0
-    this.#wakeDrainWaiters()
-    try {
-      this.#sink.close()
-    } finally {
-      this.#controller?.abort(reason)
       const listeners = this.#closeListeners
-      this.#closeListeners = undefined
-      if (typeof listeners === 'function') listeners(this)
-      else if (listeners !== undefined) for (const listener of listeners) listener(this)
+      if (listeners === undefined) this.#closeListeners = listener
+      else if (typeof listeners === 'function') this.#closeListeners = [listeners, listener]
+      else listeners.push(listener)
     }
-  }
 
-  /** Internal: closes with `reason`, delivering what is queued first. */
-  [kClose](reason: CloseReason, cause?: unknown): void {
-    this.#end(true, reason, cause)
-  }
+    /** Internal: removes a listener added with kOnClose (one registration of it). */
+    [kOffClose](listener: CloseListener): void {
+      const listeners = this.#closeListeners
+      if (listeners === listener) this.#closeListeners = undefined
+      else if (typeof listeners === 'object') {
+        const index = listeners.indexOf(listener)
+        if (index !== -1) listeners.splice(index, 1)
+      }
+    }
 
-  /** Internal: calls `listener(this)` once when the session closes (now, if it has). */
-  [kOnClose](listener: CloseListener): void {
-    if (this.#closed) {
-      listener(this)
-      return
+    #transportWrite(frame: string | Uint8Array): void {
+      // The heartbeat only needs the first write since its last check: reading
+      // the clock on every write would cost more than the rest of a send.
+      if (!this.#wroteSinceBeat) {
+        this.#wroteSinceBeat = true
+        this.#firstWriteAt = Date.now()
+      }
+      const counters = this.#counters
+      if (counters !== undefined) {
+        counters.framesWritten++
+        counters.bytesWritten += typeof frame === 'string' ? utf8Length(frame) : frame.byteLength
+      }
+      let accepted: boolean
+      try {
+        accepted = this.#sink.write(frame)
+      } catch (error) {
+        // A transport that throws is gone; closing is the only safe answer,
+        // and the error stays readable as the reason.
+        this.#end(false, 'error', error)
+        return
+      }
+      if (!accepted && !this.#closed) {
+        this.#waitingForDrain = true
+        this.#sink.onDrain(() => this.#flush())
+      }
     }
-    const listeners = this.#closeListeners
-    if (listeners === undefined) this.#closeListeners = listener
-    else if (typeof listeners === 'function') this.#closeListeners = [listeners, listener]
-    else listeners.push(listener)
-  }
 
-  /** Internal: removes a listener added with kOnClose (one registration of it). */
-  [kOffClose](listener: CloseListener): void {
-    const listeners = this.#closeListeners
-    if (listeners === listener) this.#closeListeners = undefined
-    else if (typeof listeners === 'object') {
-      const index = listeners.indexOf(listener)
-      if (index !== -1) listeners.splice(index, 1)
+    #flush(): void {
+      this.#waitingForDrain = false
+      while (this.#head < this.#queue.length && !this.#waitingForDrain && !this.#closed) {
+        const frame = this.#shift()
+        if (frame !== EMPTY) this.#transportWrite(frame)
+      }
+      if (this.#head === this.#queue.length) {
+        this.#resetQueue()
+        this.#overBound = false
+      }
+      if (!this.#waitingForDrain) this.#wakeDrainWaiters()
     }
-  }
 
-  #transportWrite(frame: string | Uint8Array): void {
-    // The heartbeat only needs the first write since its last check: reading
-    // the clock on every write would cost more than the rest of a send.
-    if (!this.#wroteSinceBeat) {
-      this.#wroteSinceBeat = true
-      this.#firstWriteAt = Date.now()
+    #resetQueue(): void {
+      this.#queue = NO_FRAMES
+      this.#head = 0
+      this.#holes = 0
+      this.#slotKeys = undefined
+      this.#keySlots?.clear()
     }
-    const counters = this.#counters
-    if (counters !== undefined) {
-      counters.framesWritten++
-      counters.bytesWritten += typeof frame === 'string' ? utf8Length(frame) : frame.byteLength
-    }
-    let accepted: boolean
-    try {
-      accepted = this.#sink.write(frame)
-    } catch (error) {
-      // A transport that throws is gone; closing is the only safe answer,
-      // and the error stays readable as the reason.
-      this.#end(false, 'error', error)
-      return
-    }
-    if (!accepted && !this.#closed) {
-      this.#waitingForDrain = true
-      this.#sink.onDrain(() => this.#flush())
-    }
-  }
 
-  #flush(): void {
-    this.#waitingForDrain = false
-    while (this.#head < this.#queue.length && !this.#waitingForDrain && !this.#closed) {
-      const frame = this.#shift()
-      if (frame !== EMPTY) this.#transportWrite(frame)
-    }
-    if (this.#head === this.#queue.length) {
-      this.#resetQueue()
-      this.#overBound = false
-    }
-    if (!this.#waitingForDrain) this.#wakeDrainWaiters()
-  }
-
-  #resetQueue(): void {
-    this.#queue = NO_FRAMES
-    this.#head = 0
-    this.#holes = 0
-    this.#slotKeys = undefined
-    this.#keySlots?.clear()
-  }
-
-  /** Takes the oldest slot off the queue (a frame, or an EMPTY hole). */
-  #shift(): Uint8Array {
-    const slot = this.#head++
-    const frame = this.#queue[slot]!
-    this.#queue[slot] = EMPTY
-    if (frame === EMPTY) {
-      this.#holes--
+    /** Takes the oldest slot off the queue (a frame, or an EMPTY hole). */
+    #shift(): Uint8Array {
+      const slot = this.#head++
+      const frame = this.#queue[slot]!
+      this.#queue[slot] = EMPTY
+      if (frame === EMPTY) {
+        this.#holes--
+        return frame
+      }
+      this.#queuedBytes -= frame.byteLength
+      if (this.#counters !== undefined) this.#counters.queuedBytes -= frame.byteLength
+      const keys = this.#slotKeys
+      const key = keys?.[slot]
+      if (key !== undefined) {
+        keys![slot] = undefined
+        this.#keySlots!.delete(key)
+      }
       return frame
     }
-    this.#queuedBytes -= frame.byteLength
-    if (this.#counters !== undefined) this.#counters.queuedBytes -= frame.byteLength
-    const keys = this.#slotKeys
-    const key = keys?.[slot]
-    if (key !== undefined) {
-      keys![slot] = undefined
+
+    /** Conflate: removes the queued frame with this key, if there is one. */
+    #replace(key: string): void {
+      const slot = this.#keySlots?.get(key)
+      if (slot === undefined) return
+      const old = this.#queue[slot]!
+      this.#queue[slot] = EMPTY
+      this.#slotKeys![slot] = undefined
       this.#keySlots!.delete(key)
-    }
-    return frame
-  }
-
-  /** Conflate: removes the queued frame with this key, if there is one. */
-  #replace(key: string): void {
-    const slot = this.#keySlots?.get(key)
-    if (slot === undefined) return
-    const old = this.#queue[slot]!
-    this.#queue[slot] = EMPTY
-    this.#slotKeys![slot] = undefined
-    this.#keySlots!.delete(key)
-    this.#queuedBytes -= old.byteLength
-    this.#holes++
-    if (this.#counters !== undefined) {
-      this.#counters.queuedBytes -= old.byteLength
-      this.#counters.framesConflated++
-    }
-  }
-
-  #enqueue(frame: Uint8Array, key: string | undefined): boolean {
-    const options = this.#options
-    const conflate = options.slowClient === 'conflate'
-    if (key !== undefined && conflate) this.#replace(key)
-    const bound = options.maxQueueBytes
-    if (this.#queuedBytes + frame.byteLength > bound) {
-      // Past the bound: the policy, or conflate's fallback.
-      const policy = conflate ? options.conflateFallback : (options.slowClient as ConflateFallback)
-      const info: SlowClientInfo = { queuedBytes: this.#queuedBytes, policy, dropped: 0 }
-      if (policy === 'close') {
-        this.#options.onSlowClient?.(this, info)
-        this.#counters?.slowClient('close')
-        this.#end(false, 'slow-client')
-        return false
-      }
-      while (this.#head < this.#queue.length && this.#queuedBytes + frame.byteLength > bound) {
-        if (this.#shift() !== EMPTY) info.dropped++
-      }
-      const tooLarge = frame.byteLength > bound
-      if (tooLarge) info.dropped++
-      if (this.#counters !== undefined) this.#counters.framesDropped += info.dropped
-      if (!this.#overBound) {
-        this.#overBound = true
-        this.#options.onSlowClient?.(this, info)
-        this.#counters?.slowClient('drop-oldest')
-      }
-      if (tooLarge) {
-        this.#compact()
-        return false
+      this.#queuedBytes -= old.byteLength
+      this.#holes++
+      if (this.#counters !== undefined) {
+        this.#counters.queuedBytes -= old.byteLength
+        this.#counters.framesConflated++
       }
     }
-    if (this.#queue === NO_FRAMES) {
-      this.#queue = []
-      if (conflate) this.#slotKeys = []
-    }
-    this.#queue.push(frame)
-    this.#queuedBytes += frame.byteLength
-    if (this.#counters !== undefined) this.#counters.queuedBytes += frame.byteLength
-    if (this.#slotKeys !== undefined) {
-      this.#slotKeys.push(key)
-      if (key !== undefined) this.#keySlots!.set(key, this.#queue.length - 1)
-    }
-    this.#compact()
-    return true
-  }
 
-  /**
-   * Drops the dead slots (in front of `#head`, and holes left by conflation)
-   * once they are most of the array. A queue that never drains (a stalled
-   * client under drop-oldest or conflate) would otherwise keep one slot per
-   * frame ever sent, however few bytes it holds. Amortized O(1): each copy
-   * moves at most as many live frames as there were dead slots.
-   */
-  #compact(): void {
-    const dead = this.#head + this.#holes
-    if (dead < 64 || dead * 2 < this.#queue.length) return
-    const queue = this.#queue
-    const keys = this.#slotKeys
-    const live: Uint8Array[] = []
-    const liveKeys: Array<string | undefined> | undefined = keys === undefined ? undefined : []
-    this.#keySlots?.clear()
-    for (let slot = this.#head; slot < queue.length; slot++) {
-      const frame = queue[slot]!
-      if (frame === EMPTY) continue
-      live.push(frame)
-      if (liveKeys !== undefined) {
-        const key = keys![slot]
-        liveKeys.push(key)
-        if (key !== undefined) this.#keySlots!.set(key, live.length - 1)
+    #enqueue(frame: Uint8Array, key: string | undefined): boolean {
+      const options = this.#options
+      const conflate = options.slowClient === 'conflate'
+      if (key !== undefined && conflate) this.#replace(key)
+      const bound = options.maxQueueBytes
+      if (this.#queuedBytes + frame.byteLength > bound) {
+        // Past the bound: the policy, or conflate's fallback.
+        const policy = conflate
+          ? options.conflateFallback
+          : (options.slowClient as ConflateFallback)
+        const info: SlowClientInfo = { queuedBytes: this.#queuedBytes, policy, dropped: 0 }
+        if (policy === 'close') {
+          this.#options.onSlowClient?.(this, info)
+          this.#counters?.slowClient('close')
+          this.#end(false, 'slow-client')
+          return false
+        }
+        while (this.#head < this.#queue.length && this.#queuedBytes + frame.byteLength > bound) {
+          if (this.#shift() !== EMPTY) info.dropped++
+        }
+        const tooLarge = frame.byteLength > bound
+        if (tooLarge) info.dropped++
+        if (this.#counters !== undefined) this.#counters.framesDropped += info.dropped
+        if (!this.#overBound) {
+          this.#overBound = true
+          this.#options.onSlowClient?.(this, info)
+          this.#counters?.slowClient('drop-oldest')
+        }
+        if (tooLarge) {
+          this.#compact()
+          return false
+        }
       }
+      if (this.#queue === NO_FRAMES) {
+        this.#queue = []
+        if (conflate) this.#slotKeys = []
+      }
+      this.#queue.push(frame)
+      this.#queuedBytes += frame.byteLength
+      if (this.#counters !== undefined) this.#counters.queuedBytes += frame.byteLength
+      if (this.#slotKeys !== undefined) {
+        this.#slotKeys.push(key)
+        if (key !== undefined) this.#keySlots!.set(key, this.#queue.length - 1)
+      }
+      this.#compact()
+      return true
     }
-    this.#queue = live.length === 0 ? NO_FRAMES : live
-    this.#slotKeys = live.length === 0 ? undefined : liveKeys
-    this.#head = 0
-    this.#holes = 0
-  }
 
-  /** Resolves when the transport can take more (at once if it can now). */
-  #ready(): Promise<void> {
-    if (!this.#waitingForDrain || this.#closed) return Promise.resolve()
-    if (this.#drainWaiters === undefined) this.#drainWaiters = []
-    const waiters = this.#drainWaiters
-    return new Promise((resolve) => waiters.push(resolve))
-  }
+    /**
+     * Drops the dead slots (in front of `#head`, and holes left by conflation)
+     * once they are most of the array. A queue that never drains (a stalled
+     * client under drop-oldest or conflate) would otherwise keep one slot per
+     * frame ever sent, however few bytes it holds. Amortized O(1): each copy
+     * moves at most as many live frames as there were dead slots.
+     */
+    #compact(): void {
+      const dead = this.#head + this.#holes
+      if (dead < 64 || dead * 2 < this.#queue.length) return
+      const queue = this.#queue
+      const keys = this.#slotKeys
+      const live: Uint8Array[] = []
+      const liveKeys: Array<string | undefined> | undefined = keys === undefined ? undefined : []
+      this.#keySlots?.clear()
+      for (let slot = this.#head; slot < queue.length; slot++) {
+        const frame = queue[slot]!
+        if (frame === EMPTY) continue
+        live.push(frame)
+        if (liveKeys !== undefined) {
+          const key = keys![slot]
+          liveKeys.push(key)
+          if (key !== undefined) this.#keySlots!.set(key, live.length - 1)
+        }
+      }
+      this.#queue = live.length === 0 ? NO_FRAMES : live
+      this.#slotKeys = live.length === 0 ? undefined : liveKeys
+      this.#head = 0
+      this.#holes = 0
+    }
 
-  #wakeDrainWaiters(): void {
-    const waiters = this.#drainWaiters
-    this.#drainWaiters = undefined
-    if (waiters !== undefined) for (const wake of waiters) wake()
-  }
+    /** Resolves when the transport can take more (at once if it can now). */
+    #ready(): Promise<void> {
+      if (!this.#waitingForDrain || this.#closed) return Promise.resolve()
+      if (this.#drainWaiters === undefined) this.#drainWaiters = []
+      const waiters = this.#drainWaiters
+      return new Promise((resolve) => waiters.push(resolve))
+    }
 
-  #armHeartbeat(delay: number): void {
-    this.#heartbeatTimer = backgroundTimer(() => this.#beat(), delay)
-  }
+    #wakeDrainWaiters(): void {
+      const waiters = this.#drainWaiters
+      this.#drainWaiters = undefined
+      if (waiters !== undefined) for (const wake of waiters) wake()
+    }
 
-  /**
-   * Checks run at most `interval` apart. Something written since the last
-   * check: the next one is `interval` after the first of those writes, which
-   * is no later than `interval` after the last, so the stream is never silent
-   * for longer than `interval` (a comment may follow an event sooner). Nothing
-   * written: a comment now.
-   */
-  #beat(): void {
-    const interval = this.#options.heartbeat
-    if (this.#closed || interval === false) return
-    if (this.#wroteSinceBeat) {
+    #armHeartbeat(delay: number): void {
+      this.#heartbeatTimer = backgroundTimer(() => this.#beat(), delay)
+    }
+
+    /**
+     * Checks run at most `interval` apart. Something written since the last
+     * check: the next one is `interval` after the first of those writes, which
+     * is no later than `interval` after the last, so the stream is never silent
+     * for longer than `interval` (a comment may follow an event sooner). Nothing
+     * written: a comment now.
+     */
+    #beat(): void {
+      const interval = this.#options.heartbeat
+      if (this.#closed || interval === false) return
+      if (this.#wroteSinceBeat) {
+        this.#wroteSinceBeat = false
+        this.#armHeartbeat(Math.max(0, this.#firstWriteAt + interval - Date.now()))
+        return
+      }
+      this.write(HEARTBEAT)
       this.#wroteSinceBeat = false
-      this.#armHeartbeat(Math.max(0, this.#firstWriteAt + interval - Date.now()))
-      return
+      if (!this.#closed) this.#armHeartbeat(interval)
     }
-    this.write(HEARTBEAT)
-    this.#wroteSinceBeat = false
-    if (!this.#closed) this.#armHeartbeat(interval)
-  }
-}
+  })()
 
 const noop = (): void => undefined
 
@@ -852,7 +858,7 @@ export function backgroundTimer(callback: () => void, ms: number): ReturnType<ty
 }
 // Shared empty queue: a session that never falls behind allocates none.
 const NO_FRAMES: Uint8Array[] = []
-const EMPTY = new Uint8Array(0)
+const EMPTY = /* @__PURE__ */ new Uint8Array(0)
 const HEARTBEAT = /* @__PURE__ */ textEncoder.encode(':\n')
 
 function toAsyncIterator(

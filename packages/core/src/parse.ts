@@ -157,7 +157,7 @@ export function createParser(options: ParserOptions = {}): Parser {
     }
     if (skipLeadingLF) {
       skipLeadingLF = false
-      if (text.charCodeAt(pos) === LF) pos++
+      if (pos < len && text.charCodeAt(pos) === LF) pos++
     }
 
     // Native indexOf finds line ends (a JS char loop is several times slower
@@ -230,12 +230,15 @@ export function createParser(options: ParserOptions = {}): Parser {
       } else {
         // The three common fields, checked here without finding the colon
         // first; anything else (or a space before the colon) goes through
-        // processField, which applies the same named checks.
-        if (text.charCodeAt(pos + 4) === COLON && isDataName(text, pos)) {
+        // processField, which applies the same named checks. The length
+        // tests come first: a read past the text's end would give NaN, and
+        // deoptimize the optimized loop each time it happens.
+        const length = end - pos
+        if (length > 4 && text.charCodeAt(pos + 4) === COLON && isDataName(text, pos)) {
           applyData(text.slice(text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5, end))
-        } else if (text.charCodeAt(pos + 5) === COLON && isEventName(text, pos)) {
+        } else if (length > 5 && text.charCodeAt(pos + 5) === COLON && isEventName(text, pos)) {
           applyEvent(text.slice(text.charCodeAt(pos + 6) === SPACE ? pos + 7 : pos + 6, end))
-        } else if (text.charCodeAt(pos + 2) === COLON && isIdName(text, pos)) {
+        } else if (length > 2 && text.charCodeAt(pos + 2) === COLON && isIdName(text, pos)) {
           applyId(text.slice(text.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3, end))
         } else {
           processField(text, pos, end)
@@ -246,7 +249,7 @@ export function createParser(options: ParserOptions = {}): Parser {
       if (nextLF !== -1 && nextLF < pos) {
         // Every event ends in a blank line, so the next char is often LF
         // itself: checking it first saves a native call per event.
-        nextLF = text.indexOf('\n', pos)
+        nextLF = pos < len && text.charCodeAt(pos) === LF ? pos : text.indexOf('\n', pos)
       }
       if (nextCR !== -1 && nextCR < pos) nextCR = text.indexOf('\r', pos)
     }
@@ -434,9 +437,8 @@ export function createParser(options: ParserOptions = {}): Parser {
 }
 
 // Named checks for the common field names at `pos`, shared by the fast path
-// in feed and processField; the caller checks where the name ends. A line
-// shorter than the name fails on the CR or LF that ends it (or NaN past the
-// text's end), so no length test is needed.
+// in feed and processField; the caller checks that the line is long enough
+// and where the name ends.
 
 function isDataName(text: string, pos: number): boolean {
   return (

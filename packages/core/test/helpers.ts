@@ -300,6 +300,18 @@ const streamLine: fc.Arbitrary<LineShape> = fc.oneof(
           'Event',
           'retryx',
           'da-ta',
+          // One letter off at each place the parser checks by hand.
+          'xata',
+          'dxta',
+          'daxa',
+          'datx',
+          'ix',
+          'xd',
+          'xvent',
+          'exent',
+          'evxnt',
+          'evext',
+          'evenx',
         ),
         fc.option(fc.tuple(separator, valueText), { nil: undefined }),
       )

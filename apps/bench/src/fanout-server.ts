@@ -252,6 +252,7 @@ process.on('message', (command: ServerCommand) => {
         reply({
           type: 'rss',
           rss: process.memoryUsage.rss(),
+          heapUsed: process.memoryUsage().heapUsed,
           connections: contender.connections(),
         })
       })()

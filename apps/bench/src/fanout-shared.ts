@@ -68,7 +68,7 @@ export type ServerCommand =
 // Server → parent.
 export type ServerReply =
   | { type: 'listening'; port: number; fileLimit: number }
-  | { type: 'rss'; rss: number; connections: number }
+  | { type: 'rss'; rss: number; heapUsed: number; connections: number }
   | { type: 'published'; firstPublishUs: number; delivered: number }
   | { type: 'cpu'; cpuUs: number }
   | { type: 'error'; message: string }

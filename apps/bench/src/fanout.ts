@@ -72,6 +72,10 @@ const SERVER = fileURLToPath(new URL('./fanout-server.ts', import.meta.url))
 const CLIENT = fileURLToPath(new URL('./fanout-client.ts', import.meta.url))
 // Set to a directory to write each server's `--cpu-prof` profiles under it.
 const CPU_PROF_DIR = process.env['FANOUT_CPU_PROF']
+// Set to a comma-separated list of contenders (`ours,floor`) to run only
+// those, for a quicker look at a change; ours always runs, as every ratio is
+// against it. The published tables come from runs of all of them.
+const ONLY = process.env['FANOUT_CONTENDERS']
 
 /** The open-file limit children can raise theirs to: the hard limit, at most 65,536. */
 function fileLimit(): number {
@@ -185,6 +189,8 @@ interface Contender {
   client: Child<ClientCommand, ClientReply>
   nextSeq: number
   rssPerConnection: number
+  /** The part of it in V8's heap (objects still reachable after a full GC). */
+  heapPerConnection: number
   rounds: Round[]
 }
 
@@ -204,6 +210,7 @@ async function connect(contender: Contender, connections: number): Promise<void>
     const idle = await server.next('rss', 30)
     if (idle.connections === connections) {
       contender.rssPerConnection = (idle.rss - before.rss) / connections
+      contender.heapPerConnection = (idle.heapUsed - before.heapUsed) / connections
       return
     }
     if (attempt === 10) {
@@ -259,7 +266,9 @@ export async function run(caseName: string): Promise<Row[]> {
     throw new Error(`fanout: open-file hard limit ${limit} is too low for ${connections} sockets`)
   }
 
-  const ids = Object.keys(CONTENDERS) as ContenderId[]
+  const ids = (Object.keys(CONTENDERS) as ContenderId[]).filter(
+    (id) => ONLY === undefined || id === 'ours' || ONLY.split(',').includes(id),
+  )
   const contenders: Contender[] = []
   try {
     for (const id of ids) {
@@ -281,6 +290,7 @@ export async function run(caseName: string): Promise<Row[]> {
         client: undefined as unknown as Child<ClientCommand, ClientReply>,
         nextSeq: 0,
         rssPerConnection: 0,
+        heapPerConnection: 0,
         rounds: [],
       })
     }
@@ -348,7 +358,8 @@ export async function run(caseName: string): Promise<Row[]> {
     contender:
       `${CONTENDERS[s.c.id]} — server CPU ${s.cpu.toFixed(2)} µs/event, ` +
       `latency p50 ${ms(s.p50)} p99 ${ms(s.p99)}, ` +
-      `idle RSS ${(s.c.rssPerConnection / 1000).toFixed(1)} kB/conn, ` +
+      `idle RSS ${(s.c.rssPerConnection / 1000).toFixed(1)} kB/conn ` +
+      `(heap ${(s.c.heapPerConnection / 1000).toFixed(1)} kB), ` +
       `client ${Math.round(s.clientBusy * 100)}% busy`,
     bytesPerSec: s.bytesPerSec,
     eventsPerSec: s.eventsPerSec,

@@ -93,8 +93,19 @@ function responseStream(
   headers: HeaderList,
   highWaterMark: number,
 ): OpenedTransport<Response> {
-  const disconnect = new AbortController()
-  const onRequestAbort = (): void => disconnect.abort()
+  // The client left (the request aborted or the body was cancelled): told
+  // once to the session's listener. A callback, not an AbortController of
+  // our own: every AbortSignal is an EventTarget, and Node gives each one a
+  // hidden class of its own, about a kilobyte per idle stream.
+  let gone = false
+  let goneListener: (() => void) | undefined
+  const onGone = (): void => {
+    if (gone) return
+    gone = true
+    const listener = goneListener
+    goneListener = undefined
+    listener?.()
+  }
   let controller!: ReadableStreamDefaultController<Uint8Array>
   let drainListener: (() => void) | undefined
   let ended = false
@@ -134,7 +145,7 @@ function responseStream(
         ended = true
         pending = []
         pendingBytes = 0
-        disconnect.abort()
+        onGone()
       },
     },
     { highWaterMark: 0 },
@@ -160,17 +171,20 @@ function responseStream(
       drainListener = listener
     },
     close() {
-      request.signal.removeEventListener('abort', onRequestAbort)
+      request.signal.removeEventListener('abort', onGone)
       if (ended) return
       ended = true
       if (pendingBytes > 0) controller.enqueue(takePending())
       controller.close()
     },
-    signal: disconnect.signal,
+    onClientGone(listener) {
+      if (gone) listener()
+      else goneListener = listener
+    },
   }
 
-  if (request.signal.aborted) disconnect.abort()
-  else request.signal.addEventListener('abort', onRequestAbort, { once: true })
+  if (request.signal.aborted) gone = true
+  else request.signal.addEventListener('abort', onGone, { once: true })
 
   const result = new Response(body, { status: 200, headers: headers as Array<[string, string]> })
   return { sink, result }

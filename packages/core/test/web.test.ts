@@ -101,6 +101,19 @@ describe('createResponse', () => {
     await response.body!.cancel()
   })
 
+  test('a request aborted before the stream opens gives a session closed at once, by the client', async () => {
+    const controller = new AbortController()
+    controller.abort()
+    let session!: Session
+    const response = createResponse(new Request(url, { signal: controller.signal }), (s) => {
+      session = s
+    })
+    expect(session.closed).toBe(true)
+    expect(session.closeReason).toBe('client')
+    expect(session.send('late')).toBe(false)
+    await response.body!.cancel()
+  })
+
   test('cancelling the body (client gone) closes the session and later sends report false', async () => {
     let session!: Session
     const response = createResponse(new Request(url), (s) => {

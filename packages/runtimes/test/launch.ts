@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { copyFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -37,6 +37,25 @@ export async function bundle(dir: string, entry: 'serve' | 'worker'): Promise<st
   return outfile
 }
 
+/**
+ * Spawns `command` in a process group of its own, so that stopping it stops
+ * what it started too: `npx -y node@24 …` runs the script in a grandchild,
+ * which a signal to npx alone left running (with its workerd) after the
+ * suite.
+ */
+function spawnGroup(command: string, args: string[], options: SpawnOptions): ChildProcess {
+  return spawn(command, args, { ...options, detached: true })
+}
+
+/** Signals the child's whole process group (see spawnGroup). */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal)
+  } catch {
+    child.kill(signal)
+  }
+}
+
 /** Starts a child that prints `{"port":N}` on a line once it listens. */
 function listening(child: ChildProcess, what: string, timeoutMs = 60_000): Promise<Launched> {
   return new Promise((resolve, reject) => {
@@ -48,7 +67,7 @@ function listening(child: ChildProcess, what: string, timeoutMs = 60_000): Promi
     )
     const fail = (error: Error): void => {
       clearTimeout(timer)
-      child.kill('SIGKILL')
+      killGroup(child, 'SIGKILL')
       reject(new Error(`${error.message}\n${stderr}`))
     }
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
@@ -64,7 +83,7 @@ function listening(child: ChildProcess, what: string, timeoutMs = 60_000): Promi
         stop: async () => {
           if (child.exitCode !== null) return
           const exited = new Promise((done) => child.once('exit', done))
-          child.kill('SIGTERM')
+          killGroup(child, 'SIGTERM')
           await exited
         },
       })
@@ -78,16 +97,16 @@ export async function launch(runtime: 'bun' | 'deno' | 'workerd'): Promise<Launc
   const bin = (name: string) => join(dir, 'node_modules', '.bin', name)
   if (runtime === 'bun') {
     const file = await bundle(dir, 'serve')
-    return listening(spawn(bin('bun'), ['run', file], { cwd: dir }), 'Bun')
+    return listening(spawnGroup(bin('bun'), ['run', file], { cwd: dir }), 'Bun')
   }
   if (runtime === 'deno') {
     const file = await bundle(dir, 'serve')
-    return listening(spawn(bin('deno'), ['run', '--allow-net', file], { cwd: dir }), 'Deno')
+    return listening(spawnGroup(bin('deno'), ['run', '--allow-net', file], { cwd: dir }), 'Deno')
   }
   const file = await bundle(dir, 'worker')
   const script = join(dir, 'miniflare-serve.mjs')
   copyFileSync(fileURLToPath(new URL('./miniflare-serve.mjs', import.meta.url)), script)
-  const child = spawn('npx', ['-y', 'node@24', script, file], {
+  const child = spawnGroup('npx', ['-y', 'node@24', script, file], {
     cwd: dir,
     env: { ...process.env, NODE_OPTIONS: '', npm_config_yes: 'true' },
   })

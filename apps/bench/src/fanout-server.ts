@@ -249,12 +249,8 @@ process.on('message', (command: ServerCommand) => {
           gc?.()
           await setTimeout(20)
         }
-        reply({
-          type: 'rss',
-          rss: process.memoryUsage.rss(),
-          heapUsed: process.memoryUsage().heapUsed,
-          connections: contender.connections(),
-        })
+        const { rss, heapUsed } = process.memoryUsage()
+        reply({ type: 'rss', rss, heapUsed, connections: contender.connections() })
       })()
       break
     case 'round':

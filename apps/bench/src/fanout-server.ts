@@ -50,6 +50,8 @@ const SSE_HEAD = {
   connection: 'keep-alive',
 }
 
+const textEncoder = new TextEncoder()
+
 function frame(seq: number, sentAt: number): string {
   return `event: ${EVENT_NAME}\nid: ${seq}\ndata: ` + JSON.stringify(payload(seq, sentAt)) + '\n\n'
 }
@@ -107,6 +109,42 @@ function honoStreamSse(): Contender {
       for (const stream of streams)
         void stream.writeSSE({ data, event: EVENT_NAME, id: String(seq) })
       return streams.size
+    },
+  }
+}
+
+/**
+ * The Web floor: what a Web stream costs on @hono/node-server before any
+ * session, hub or framing. One ReadableStream per connection, no pull and no
+ * request.signal; a broadcast encodes the frame once and enqueues the same
+ * bytes to every stream.
+ */
+function webFloor(): Contender {
+  const controllers = new Set<ReadableStreamDefaultController<Uint8Array>>()
+  const app = new Hono()
+  app.get('/*', () => {
+    let controller!: ReadableStreamDefaultController<Uint8Array>
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start(started) {
+          controller = started
+          controllers.add(started)
+        },
+        cancel() {
+          controllers.delete(controller)
+        },
+      },
+      { highWaterMark: 0 },
+    )
+    return new Response(body, { headers: SSE_HEAD })
+  })
+  return {
+    server: createAdaptorServer({ fetch: app.fetch }) as Server,
+    connections: () => controllers.size,
+    publish(seq, sentAt) {
+      const bytes = textEncoder.encode(frame(seq, sentAt))
+      for (const controller of controllers) controller.enqueue(bytes)
+      return controllers.size
     },
   }
 }
@@ -192,6 +230,7 @@ const makers: Record<ContenderId, () => Contender | Promise<Contender>> = {
   'hono-node': () => onHono(honoNodeSse),
   'hono-web': () => onHono(honoSse),
   'hono-streamSSE': honoStreamSse,
+  'web-floor': webFloor,
 }
 const contender = await makers[id]()
 

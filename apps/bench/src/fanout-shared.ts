@@ -12,6 +12,8 @@ export const CONTENDERS = {
   'hono-node': 'ours on Hono: @sse/hono/node on @hono/node-server + core hub',
   'hono-web': 'ours on Hono, Web stream: @sse/hono on @hono/node-server + core hub',
   'hono-streamSSE': "Hono's streamSSE: writeSSE per stream on @hono/node-server",
+  'web-floor':
+    'Web floor: one Uint8Array enqueued to each bare ReadableStream, Hono on @hono/node-server',
 } as const
 
 export type ContenderId = keyof typeof CONTENDERS

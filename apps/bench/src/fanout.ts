@@ -7,7 +7,11 @@
  * over an array of responses, and the floor: a `net.Server` that answers the
  * HTTP head once, then writes one pre-built `Buffer` to every raw socket.
  * On Hono (`@hono/node-server`): ours through `@sse/hono/node` (Node's
- * response) and `@sse/hono` (the Web stream), and Hono's own `streamSSE`.
+ * response) and `@sse/hono` (the Web stream), Hono's own `streamSSE`, and the
+ * Web floor: a bare `ReadableStream` per connection, each broadcast one
+ * `Uint8Array` enqueued to every stream, what any Web stream there costs at
+ * least (the server reads each with `reader.read()`, writes it through
+ * `ServerResponse.write`).
  *
  * Processes: this one orchestrates. Each contender's server runs in its own
  * process (`fanout-server.ts`), and so do its clients (`fanout-client.ts`:
@@ -53,7 +57,7 @@ import { median, type Row } from './measure'
 export const question = 'fanout'
 
 // Few events per round: a delivery costs 8-25 µs of server CPU and 6-8 µs of
-// client CPU on loopback (most of it in the kernel), and seven contenders ×
+// client CPU on loopback (most of it in the kernel), and eight contenders ×
 // four rounds must fit in a few minutes per case. Longer rounds change
 // little: the client keeps up, so latency is one fan-out loop, not a backlog.
 const SIZES = {
@@ -351,6 +355,9 @@ export async function run(caseName: string): Promise<Row[]> {
     }
   })
   const ours = summary[0]!
+  // The Web floor bounds what any Web stream can cost on this server: ours on
+  // one is compared with it too.
+  const web = summary.find((s) => s.c.id === 'hono-web')
   const limitNote = limit < WANTED_FILE_LIMIT ? `, the hard limit; ${WANTED_FILE_LIMIT} wanted` : ''
   return summary.map((s) => ({
     question,
@@ -369,6 +376,10 @@ export async function run(caseName: string): Promise<Row[]> {
         ? ''
         : `ours / this = ${(ours.eventsPerSec / s.eventsPerSec).toFixed(2)}x events/s, ` +
           `${(ours.cpu / s.cpu).toFixed(2)}x CPU/event, ` +
-          `${(ours.c.rssPerConnection / s.c.rssPerConnection).toFixed(2)}x RSS/conn`,
+          `${(ours.c.rssPerConnection / s.c.rssPerConnection).toFixed(2)}x RSS/conn` +
+          (s.c.id === 'web-floor' && web !== undefined
+            ? `; ours on a Web stream / this = ${(web.cpu / s.cpu).toFixed(2)}x CPU/event, ` +
+              `${(web.c.rssPerConnection / s.c.rssPerConnection).toFixed(2)}x RSS/conn`
+            : ''),
   }))
 }

@@ -548,12 +548,14 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
   // thousand of them cost (a Set or Map starts with a hash table of its own).
   class Member implements Subscription {
     readonly session: Session
-    // Distinct, in the order they were added. Replaced, never pushed to: an
+    // Distinct, in the order they were added: one selector (most sessions
+    // have one) kept bare, more in an array. Replaced, never pushed to: an
     // array grown by push keeps 17 slots or more for its one or two items.
-    #selectors: readonly string[] = []
+    #selectors: string | readonly string[] = NO_SELECTORS
     // Distinct: the shards the selectors need.
     #shards: readonly number[] = NO_SHARDS
-    ready: Promise<void> = Promise.resolve()
+    // The catch-up's promise while it runs; a shared settled one after.
+    ready: Promise<void> = SETTLED
     held: Held[] | undefined = []
     heldBytes = 0
     resetWhileHeld = false
@@ -564,7 +566,12 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
     }
 
     get selectors(): ReadonlySet<string> {
-      return new Set(this.#selectors)
+      return new Set(this.#list())
+    }
+
+    #list(): readonly string[] {
+      const selectors = this.#selectors
+      return typeof selectors === 'string' ? [selectors] : selectors
     }
 
     needs(shard: number): boolean {
@@ -573,6 +580,9 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
 
     matches(topic: string): boolean {
       const selectors = this.#selectors
+      if (typeof selectors === 'string') {
+        return selectors === topic || (isPattern(selectors) && selectorMatches(selectors, topic))
+      }
       if (selectors.includes(topic)) return true
       for (const selector of selectors) {
         if (isPattern(selector) && selectorMatches(selector, topic)) return true
@@ -588,7 +598,7 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
     #updateShards(): number[] {
       const before = this.#shards
       const after: number[] = []
-      for (const selector of this.#selectors) {
+      for (const selector of this.#list()) {
         for (const shard of shardsOf(selector)) if (!after.includes(shard)) after.push(shard)
       }
       this.#shards =
@@ -614,26 +624,27 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
 
     /** Indexes already validated selectors; returns the shards that became needed. */
     attach(selectors: readonly string[]): number[] {
-      const added = selectors.filter((selector) => !this.#selectors.includes(selector))
+      const before = this.#list()
+      const added = selectors.filter((selector) => !before.includes(selector))
       if (added.length === 0) return []
-      this.#selectors = this.#selectors.concat(added)
+      this.#selectors = keptSelectors(before.concat(added))
       for (const selector of added) index.add(selector, this)
       return this.#updateShards()
     }
 
     detach(selectors: Iterable<string>): void {
       const removed = new Set(selectors)
-      const kept = this.#selectors.filter((selector) => !removed.has(selector))
-      if (kept.length === this.#selectors.length) return
-      for (const selector of this.#selectors)
-        if (removed.has(selector)) index.remove(selector, this)
-      this.#selectors = kept.slice()
+      const before = this.#list()
+      const kept = before.filter((selector) => !removed.has(selector))
+      if (kept.length === before.length) return
+      for (const selector of before) if (removed.has(selector)) index.remove(selector, this)
+      this.#selectors = keptSelectors(kept)
       this.#updateShards()
     }
 
     add(selectors: string | Iterable<string>): Promise<void> {
       const list = validSelectors(selectors, 'add')
-      if (new Set([...this.#selectors, ...list]).size > maxSelectors) {
+      if (new Set([...this.#list(), ...list]).size > maxSelectors) {
         throw new TypeError(`add: more than ${maxSelectors} selectors (maxSelectors)`)
       }
       return this.ready.then(async () => {
@@ -657,7 +668,7 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
       members.delete(this.session)
       unwatchClose(this.session, onMemberClose)
       this.held = undefined
-      this.detach([...this.#selectors])
+      this.detach(this.#list())
     }
   }
 
@@ -709,7 +720,10 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
     member.attach(list)
     const lastEventId =
       'lastEventId' in subscribeOptions ? subscribeOptions.lastEventId : session.lastEventId
-    member.ready = start(member, lastEventId)
+    member.ready = start(member, lastEventId).then(() => {
+      // Settled: the member keeps a shared promise, not its own, while it lasts.
+      member.ready = SETTLED
+    })
     return member
   }
 
@@ -974,6 +988,14 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
  * watched through its signal.
  */
 const NO_SHARDS: readonly number[] = []
+const NO_SELECTORS: readonly string[] = []
+const SETTLED: Promise<void> = Promise.resolve()
+
+/** A member's selectors as it keeps them: one bare, more (or none) as a fresh exact-size array. */
+function keptSelectors(selectors: readonly string[]): string | readonly string[] {
+  if (selectors.length === 1) return selectors[0]!
+  return selectors.length === 0 ? NO_SELECTORS : selectors.slice()
+}
 
 /**
  * Calls `onClose(session)` when `session` closes: through the hooks of a

@@ -404,24 +404,12 @@ const SseSession = /* @__PURE__ */ (() =>
     #controller: AbortController | undefined
     // Most sessions have one close listener (their hub): kept bare, not in an array.
     #closeListeners: CloseListener | CloseListener[] | undefined
-    // Frames waiting for the transport; `#head` makes shifting O(1).
-    #queue: Uint8Array[] = NO_FRAMES
-    #head = 0
-    #queuedBytes = 0
-    // Conflate only: the key of each queued slot (parallel to #queue), and the
-    // slot of each queued key. A replaced frame leaves an EMPTY hole.
-    #slotKeys: Array<string | undefined> | undefined
-    #keySlots: Map<string, number> | undefined
-    #holes = 0
-    // Set when the queue crossed `maxQueueBytes` (drop-oldest), cleared once it
-    // empties: `onSlowClient` reports each crossing once, not every frame.
-    #overBound = false
+    // Set while the transport is full, with what waits for it.
     #waitingForDrain = false
-    #drainWaiters: Array<() => void> | undefined
-    // Written to the transport since the heartbeat's last check, and when the
-    // first of those writes was.
-    #wroteSinceBeat = false
-    #firstWriteAt = 0
+    #backlog: Backlog | undefined
+    // When the first write since the heartbeat's last check was (ms on
+    // `clock()`), or -1: nothing written since.
+    #firstWriteAt = -1
     #heartbeatTimer: ReturnType<typeof setTimeout> | undefined
     #lifetimeTimer: ReturnType<typeof setTimeout> | undefined
     #closeReason: CloseReason | undefined
@@ -434,7 +422,6 @@ const SseSession = /* @__PURE__ */ (() =>
       this.lastEventId = lastEventId
       this.#sink = sink
       this.#options = options
-      if (options.slowClient === 'conflate') this.#keySlots = new Map()
       if (sink.onClientGone === undefined && sink.signal === undefined) {
         throw new TypeError('createSession: the sink needs `signal` or `onClientGone`')
       }
@@ -487,7 +474,7 @@ const SseSession = /* @__PURE__ */ (() =>
     }
 
     get queuedBytes(): number {
-      return this.#queuedBytes
+      return this.#backlog?.bytes ?? 0
     }
 
     send(data: unknown, options?: SendOptions): boolean {
@@ -580,11 +567,13 @@ const SseSession = /* @__PURE__ */ (() =>
       this.#closed = true
       this.#closeReason = reason
       this.#closeCause = cause
-      if (deliver && this.#queuedBytes > 0) {
-        const queue = this.#queue
+      const backlog = this.#backlog
+      this.#backlog = undefined
+      if (deliver && backlog !== undefined && backlog.bytes > 0) {
+        const frames = backlog.frames
         try {
-          for (let i = this.#head; i < queue.length; i++) {
-            if (queue[i] !== EMPTY) this.#sink.write(queue[i]!)
+          for (let i = backlog.head; i < frames.length; i++) {
+            if (frames[i] !== EMPTY) this.#sink.write(frames[i]!)
           }
         } catch {
           // The transport broke while taking the rest: it is gone, and so are they.
@@ -595,14 +584,12 @@ const SseSession = /* @__PURE__ */ (() =>
       this.#heartbeatTimer = undefined
       this.#lifetimeTimer = undefined
       this.#sink.signal?.removeEventListener('abort', this.#onClientGone)
-      this.#resetQueue()
       const counters = this.#counters
       if (counters !== undefined) {
-        counters.queuedBytes -= this.#queuedBytes
+        if (backlog !== undefined) counters.queuedBytes -= backlog.bytes
         counters.streamClosed(reason, (Date.now() - this.#openedAt) / 1000)
       }
-      this.#queuedBytes = 0
-      this.#wakeDrainWaiters()
+      wake(backlog?.drainWaiters)
       try {
         this.#sink.close()
       } finally {
@@ -644,10 +631,7 @@ const SseSession = /* @__PURE__ */ (() =>
     #transportWrite(frame: string | Uint8Array): void {
       // The heartbeat only needs the first write since its last check: reading
       // the clock on every write would cost more than the rest of a send.
-      if (!this.#wroteSinceBeat) {
-        this.#wroteSinceBeat = true
-        this.#firstWriteAt = Date.now()
-      }
+      if (this.#firstWriteAt === -1) this.#firstWriteAt = clock()
       const counters = this.#counters
       if (counters !== undefined) {
         counters.framesWritten++
@@ -664,158 +648,119 @@ const SseSession = /* @__PURE__ */ (() =>
       }
       if (!accepted && !this.#closed) {
         this.#waitingForDrain = true
+        this.#backlog ??= new Backlog(this.#options.slowClient === 'conflate')
         this.#sink.onDrain(() => this.#flush())
       }
     }
 
     #flush(): void {
       this.#waitingForDrain = false
-      while (this.#head < this.#queue.length && !this.#waitingForDrain && !this.#closed) {
-        const frame = this.#shift()
+      const backlog = this.#backlog
+      if (backlog === undefined) return
+      while (backlog.head < backlog.frames.length && !this.#waitingForDrain && !this.#closed) {
+        const frame = this.#shift(backlog)
         if (frame !== EMPTY) this.#transportWrite(frame)
       }
-      if (this.#head === this.#queue.length) {
-        this.#resetQueue()
-        this.#overBound = false
+      if (this.#closed) return
+      if (!this.#waitingForDrain) {
+        // Everything taken and the transport not full: no backlog until it is again.
+        this.#backlog = undefined
+        wake(backlog.drainWaiters)
+      } else if (backlog.head === backlog.frames.length) {
+        // Emptied, though the transport filled again: a new crossing of the bound is reported anew.
+        backlog.clear()
       }
-      if (!this.#waitingForDrain) this.#wakeDrainWaiters()
-    }
-
-    #resetQueue(): void {
-      this.#queue = NO_FRAMES
-      this.#head = 0
-      this.#holes = 0
-      this.#slotKeys = undefined
-      this.#keySlots?.clear()
     }
 
     /** Takes the oldest slot off the queue (a frame, or an EMPTY hole). */
-    #shift(): Uint8Array {
-      const slot = this.#head++
-      const frame = this.#queue[slot]!
-      this.#queue[slot] = EMPTY
+    #shift(backlog: Backlog): Uint8Array {
+      const slot = backlog.head++
+      const frame = backlog.frames[slot]!
+      backlog.frames[slot] = EMPTY
       if (frame === EMPTY) {
-        this.#holes--
+        backlog.holes--
         return frame
       }
-      this.#queuedBytes -= frame.byteLength
+      backlog.bytes -= frame.byteLength
       if (this.#counters !== undefined) this.#counters.queuedBytes -= frame.byteLength
-      const keys = this.#slotKeys
+      const keys = backlog.slotKeys
       const key = keys?.[slot]
       if (key !== undefined) {
         keys![slot] = undefined
-        this.#keySlots!.delete(key)
+        backlog.keySlots!.delete(key)
       }
       return frame
     }
 
     /** Conflate: removes the queued frame with this key, if there is one. */
-    #replace(key: string): void {
-      const slot = this.#keySlots?.get(key)
+    #replace(backlog: Backlog, key: string): void {
+      const slot = backlog.keySlots!.get(key)
       if (slot === undefined) return
-      const old = this.#queue[slot]!
-      this.#queue[slot] = EMPTY
-      this.#slotKeys![slot] = undefined
-      this.#keySlots!.delete(key)
-      this.#queuedBytes -= old.byteLength
-      this.#holes++
+      const old = backlog.frames[slot]!
+      backlog.frames[slot] = EMPTY
+      backlog.slotKeys![slot] = undefined
+      backlog.keySlots!.delete(key)
+      backlog.bytes -= old.byteLength
+      backlog.holes++
       if (this.#counters !== undefined) {
         this.#counters.queuedBytes -= old.byteLength
         this.#counters.framesConflated++
       }
     }
 
+    /** Queues a frame while the transport is full (there is a backlog then). */
     #enqueue(frame: Uint8Array, key: string | undefined): boolean {
+      const backlog = this.#backlog!
       const options = this.#options
       const conflate = options.slowClient === 'conflate'
-      if (key !== undefined && conflate) this.#replace(key)
+      if (key !== undefined && conflate) this.#replace(backlog, key)
       const bound = options.maxQueueBytes
-      if (this.#queuedBytes + frame.byteLength > bound) {
+      if (backlog.bytes + frame.byteLength > bound) {
         // Past the bound: the policy, or conflate's fallback.
         const policy = conflate
           ? options.conflateFallback
           : (options.slowClient as ConflateFallback)
-        const info: SlowClientInfo = { queuedBytes: this.#queuedBytes, policy, dropped: 0 }
+        const info: SlowClientInfo = { queuedBytes: backlog.bytes, policy, dropped: 0 }
         if (policy === 'close') {
           this.#options.onSlowClient?.(this, info)
           this.#counters?.slowClient('close')
           this.#end(false, 'slow-client')
           return false
         }
-        while (this.#head < this.#queue.length && this.#queuedBytes + frame.byteLength > bound) {
-          if (this.#shift() !== EMPTY) info.dropped++
+        while (backlog.head < backlog.frames.length && backlog.bytes + frame.byteLength > bound) {
+          if (this.#shift(backlog) !== EMPTY) info.dropped++
         }
         const tooLarge = frame.byteLength > bound
         if (tooLarge) info.dropped++
         if (this.#counters !== undefined) this.#counters.framesDropped += info.dropped
-        if (!this.#overBound) {
-          this.#overBound = true
+        if (!backlog.overBound) {
+          backlog.overBound = true
           this.#options.onSlowClient?.(this, info)
           this.#counters?.slowClient('drop-oldest')
         }
         if (tooLarge) {
-          this.#compact()
+          backlog.compact()
           return false
         }
       }
-      if (this.#queue === NO_FRAMES) {
-        this.#queue = []
-        if (conflate) this.#slotKeys = []
-      }
-      this.#queue.push(frame)
-      this.#queuedBytes += frame.byteLength
+      backlog.frames.push(frame)
+      backlog.bytes += frame.byteLength
       if (this.#counters !== undefined) this.#counters.queuedBytes += frame.byteLength
-      if (this.#slotKeys !== undefined) {
-        this.#slotKeys.push(key)
-        if (key !== undefined) this.#keySlots!.set(key, this.#queue.length - 1)
+      if (backlog.slotKeys !== undefined) {
+        backlog.slotKeys.push(key)
+        if (key !== undefined) backlog.keySlots!.set(key, backlog.frames.length - 1)
       }
-      this.#compact()
+      backlog.compact()
       return true
-    }
-
-    /**
-     * Drops the dead slots (in front of `#head`, and holes left by conflation)
-     * once they are most of the array. A queue that never drains (a stalled
-     * client under drop-oldest or conflate) would otherwise keep one slot per
-     * frame ever sent, however few bytes it holds. Amortized O(1): each copy
-     * moves at most as many live frames as there were dead slots.
-     */
-    #compact(): void {
-      const dead = this.#head + this.#holes
-      if (dead < 64 || dead * 2 < this.#queue.length) return
-      const queue = this.#queue
-      const keys = this.#slotKeys
-      const live: Uint8Array[] = []
-      const liveKeys: Array<string | undefined> | undefined = keys === undefined ? undefined : []
-      this.#keySlots?.clear()
-      for (let slot = this.#head; slot < queue.length; slot++) {
-        const frame = queue[slot]!
-        if (frame === EMPTY) continue
-        live.push(frame)
-        if (liveKeys !== undefined) {
-          const key = keys![slot]
-          liveKeys.push(key)
-          if (key !== undefined) this.#keySlots!.set(key, live.length - 1)
-        }
-      }
-      this.#queue = live.length === 0 ? NO_FRAMES : live
-      this.#slotKeys = live.length === 0 ? undefined : liveKeys
-      this.#head = 0
-      this.#holes = 0
     }
 
     /** Resolves when the transport can take more (at once if it can now). */
     #ready(): Promise<void> {
-      if (!this.#waitingForDrain || this.#closed) return Promise.resolve()
-      if (this.#drainWaiters === undefined) this.#drainWaiters = []
-      const waiters = this.#drainWaiters
+      const backlog = this.#backlog
+      if (!this.#waitingForDrain || this.#closed || backlog === undefined) return Promise.resolve()
+      backlog.drainWaiters ??= []
+      const waiters = backlog.drainWaiters
       return new Promise((resolve) => waiters.push(resolve))
-    }
-
-    #wakeDrainWaiters(): void {
-      const waiters = this.#drainWaiters
-      this.#drainWaiters = undefined
-      if (waiters !== undefined) for (const wake of waiters) wake()
     }
 
     #armHeartbeat(delay: number): void {
@@ -832,18 +777,99 @@ const SseSession = /* @__PURE__ */ (() =>
     #beat(): void {
       const interval = this.#options.heartbeat
       if (this.#closed || interval === false) return
-      if (this.#wroteSinceBeat) {
-        this.#wroteSinceBeat = false
-        this.#armHeartbeat(Math.max(0, this.#firstWriteAt + interval - Date.now()))
+      const firstWriteAt = this.#firstWriteAt
+      this.#firstWriteAt = -1
+      if (firstWriteAt !== -1) {
+        this.#armHeartbeat(Math.max(0, firstWriteAt + interval - clock()))
         return
       }
       this.write(HEARTBEAT)
-      this.#wroteSinceBeat = false
+      this.#firstWriteAt = -1
       if (!this.#closed) this.#armHeartbeat(interval)
     }
   })()
 
 const noop = (): void => undefined
+
+/**
+ * What a session keeps while its transport is full: the frames waiting for
+ * it and who waits for it to drain. Made when a write first finds the
+ * transport full and dropped once the transport took everything, so a
+ * session that keeps up (most of them, most of the time) carries none of it.
+ */
+class Backlog {
+  // Frames in order; `head` makes shifting O(1).
+  frames: Uint8Array[] = []
+  head = 0
+  bytes = 0
+  // Conflate only: the key of each slot (parallel to `frames`), and the slot
+  // of each key. A replaced frame leaves an EMPTY hole.
+  slotKeys: Array<string | undefined> | undefined
+  keySlots: Map<string, number> | undefined
+  holes = 0
+  // Set when the queue crossed `maxQueueBytes` (drop-oldest), and gone with
+  // the backlog once it empties: `onSlowClient` reports each crossing once.
+  overBound = false
+  drainWaiters: Array<() => void> | undefined
+
+  constructor(conflate: boolean) {
+    if (conflate) {
+      this.slotKeys = []
+      this.keySlots = new Map()
+    }
+  }
+
+  clear(): void {
+    this.frames = []
+    this.head = 0
+    this.holes = 0
+    if (this.slotKeys !== undefined) this.slotKeys = []
+    this.keySlots?.clear()
+    this.overBound = false
+  }
+
+  /**
+   * Drops the dead slots (in front of `head`, and holes left by conflation)
+   * once they are most of the array. A queue that never drains (a stalled
+   * client under drop-oldest or conflate) would otherwise keep one slot per
+   * frame ever sent, however few bytes it holds. Amortized O(1): each copy
+   * moves at most as many live frames as there were dead slots.
+   */
+  compact(): void {
+    const dead = this.head + this.holes
+    if (dead < 64 || dead * 2 < this.frames.length) return
+    const frames = this.frames
+    const keys = this.slotKeys
+    const live: Uint8Array[] = []
+    const liveKeys: Array<string | undefined> | undefined = keys === undefined ? undefined : []
+    this.keySlots?.clear()
+    for (let slot = this.head; slot < frames.length; slot++) {
+      const frame = frames[slot]!
+      if (frame === EMPTY) continue
+      live.push(frame)
+      if (liveKeys !== undefined) {
+        const key = keys![slot]
+        liveKeys.push(key)
+        if (key !== undefined) this.keySlots!.set(key, live.length - 1)
+      }
+    }
+    this.frames = live
+    this.slotKeys = liveKeys
+    this.head = 0
+    this.holes = 0
+  }
+}
+
+function wake(waiters: Array<() => void> | undefined): void {
+  if (waiters !== undefined) for (const resolve of waiters) resolve()
+}
+
+// Milliseconds since this module loaded, as an integer V8 keeps in the
+// session itself: `Date.now()` (past 2^31), or a difference of two doubles
+// without `Math.floor`, is stored boxed, a heap number per session (16 bytes
+// each, in heap snapshots). Past 2^31 ms (24 days) it is boxed again, still right.
+const clockBase = Date.now()
+const clock = (): number => Math.floor(Date.now() - clockBase)
 
 /**
  * Internal: a timeout that does not keep the process alive on its own
@@ -856,8 +882,6 @@ export function backgroundTimer(callback: () => void, ms: number): ReturnType<ty
   ;(timer as { unref?: () => void }).unref?.()
   return timer
 }
-// Shared empty queue: a session that never falls behind allocates none.
-const NO_FRAMES: Uint8Array[] = []
 const EMPTY = /* @__PURE__ */ new Uint8Array(0)
 const HEARTBEAT = /* @__PURE__ */ textEncoder.encode(':\n')
 

@@ -79,4 +79,4 @@ export {
   MAX_TOPIC_SEGMENTS,
   selectorMatches,
 } from './topics'
-export { createResponse, type ResponseOptions, sse, webBinding } from './web'
+export { createResponse, openResponse, type ResponseOptions, sse, webBinding } from './web'

@@ -7,6 +7,7 @@ import {
   type StreamBinding,
   type StreamHandler,
   type StreamOptions,
+  type TransportOptions,
 } from './open'
 import type { SseSink } from './session'
 
@@ -22,7 +23,7 @@ export const webBinding: StreamBinding<Request, Response> = {
   url: (request) => request.url,
   refuse: (_request, status, headers, body) =>
     new Response(body, { status, headers: headers as Array<[string, string]> }),
-  open: (request, headers, config) => responseStream(request, headers, config.highWaterMark),
+  open: (request, headers, transport) => openResponse(request, headers, transport),
   reportError(error) {
     // Rethrown: for a synchronous throw the framework answers with its error
     // response; a rejection is left unhandled for the runtime to report.
@@ -80,6 +81,23 @@ export function createResponse(
 }
 
 /**
+ * Internal: the Web binding's `open`, for adapters. `watchClientGone`, when
+ * given, tells that the client left in place of `request.signal`: for an
+ * adapter that sees its server's own connection (Hono on
+ * `@hono/node-server`, where reading `request.signal` makes the server build
+ * a whole `Request` per stream, ~3 kB of heap). The body being cancelled
+ * counts either way.
+ */
+export function openResponse(
+  request: Request,
+  headers: HeaderList,
+  transport: TransportOptions,
+  watchClientGone?: (listener: () => void) => void,
+): OpenedTransport<Response> {
+  return responseStream(request, headers, transport.highWaterMark, watchClientGone)
+}
+
+/**
  * A `Response` whose body is the stream, and the sink writing to it. Frames
  * written while the body's reader is busy wait here, up to `highWaterMark`
  * bytes before the session queues, and its next read takes them all as one
@@ -92,6 +110,7 @@ function responseStream(
   request: Request,
   headers: HeaderList,
   highWaterMark: number,
+  watchClientGone: ((listener: () => void) => void) | undefined,
 ): OpenedTransport<Response> {
   // The client left (the request aborted or the body was cancelled): told
   // once to the session's listener. A callback, not an AbortController of
@@ -171,7 +190,7 @@ function responseStream(
       drainListener = listener
     },
     close() {
-      request.signal.removeEventListener('abort', onGone)
+      if (watchClientGone === undefined) request.signal.removeEventListener('abort', onGone)
       if (ended) return
       ended = true
       if (pendingBytes > 0) controller.enqueue(takePending())
@@ -183,7 +202,8 @@ function responseStream(
     },
   }
 
-  if (request.signal.aborted) gone = true
+  if (watchClientGone !== undefined) watchClientGone(onGone)
+  else if (request.signal.aborted) gone = true
   else request.signal.addEventListener('abort', onGone, { once: true })
 
   const result = new Response(body, { status: 200, headers: headers as Array<[string, string]> })

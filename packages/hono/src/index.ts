@@ -1,5 +1,6 @@
 import {
   createStreamHandler,
+  openResponse,
   type StreamBinding,
   type StreamHandler,
   type StreamOptions,
@@ -36,14 +37,48 @@ function withPrepared(c: Context, response: Response): Response {
   return response
 }
 
+/**
+ * Node's response, seen through what is used here. `@hono/node-server` puts
+ * it in `c.env.outgoing`; elsewhere (Bun, Deno, Workers) there is none.
+ */
+interface NodeOutgoing {
+  readonly destroyed: boolean
+  on(event: 'close', listener: () => void): unknown
+}
+
+function nodeOutgoing(c: Context): NodeOutgoing | undefined {
+  const outgoing = (c.env as { outgoing?: Partial<NodeOutgoing> } | undefined)?.outgoing
+  return typeof outgoing?.on === 'function' && typeof outgoing.destroyed === 'boolean'
+    ? (outgoing as NodeOutgoing)
+    : undefined
+}
+
+/**
+ * On `@hono/node-server`, the client leaving is told by Node's response
+ * closing, not by the request's `signal`: reading that makes the server
+ * build a whole `Request` per stream (~3 kB of heap), and it fires for a
+ * client gone before the server read the body too. `on`, not `once`:
+ * 'close' comes once, and `once` adds a wrapper per stream.
+ */
+function watchClose(outgoing: NodeOutgoing, listener: () => void): void {
+  if (outgoing.destroyed) listener()
+  else outgoing.on('close', listener)
+}
+
 /** Internal: the Web `Response` binding, shared with `@sse/hono/node`'s fallback. */
 export const honoBinding: StreamBinding<Context, Response> = {
   lastEventId: (c) => c.req.header('last-event-id'),
   url: (c) => c.req.url,
   refuse: (c, status, headers, body) =>
     withPrepared(c, webBinding.refuse(c.req.raw, status, headers, body)),
-  open(c, headers, config) {
-    const opened = webBinding.open(c.req.raw, headers, config)
+  open(c, headers, transport) {
+    const outgoing = nodeOutgoing(c)
+    const opened = openResponse(
+      c.req.raw,
+      headers,
+      transport,
+      outgoing === undefined ? undefined : (listener) => watchClose(outgoing, listener),
+    )
     withPrepared(c, opened.result)
     return opened
   },
@@ -57,7 +92,8 @@ export const honoBinding: StreamBinding<Context, Response> = {
 /**
  * Creates a Hono handler that answers with an event stream, like
  * `streamSSE`, and runs `handler(session, c)`; the stream closes when the
- * client leaves (`c.req.raw.signal`) or on `session.close()`. A handler
+ * client leaves (`c.req.raw.signal`, or Node's response closing on
+ * `@hono/node-server`) or on `session.close()`. A handler
  * that throws or rejects closes its session and goes to `onError`; over the
  * `limit` the answer is `429` and the handler does not run.
  *

@@ -178,3 +178,33 @@ test('the 429 over the limit keeps the headers of earlier middleware (CORS), so 
   expect(refused.headers.get('retry-after')).toBe('6')
   held.abort()
 })
+
+test('on @hono/node-server, a client gone before its stream opened has its session closed as client-gone', async () => {
+  // Before: the session was told only by the request's signal and the body's
+  // cancel, and @hono/node-server fires neither for a client that left before
+  // it started reading the body: the session stayed open for good.
+  const app = new Hono()
+  let entered!: () => void
+  const handlerEntered = new Promise<void>((resolve) => {
+    entered = resolve
+  })
+  let opened: Session | undefined
+  app.get(
+    '/late',
+    async (c, next) => {
+      entered()
+      const outgoing = (c.env as { outgoing: http.ServerResponse }).outgoing
+      if (!outgoing.destroyed) await new Promise((resolve) => outgoing.once('close', resolve))
+      await next()
+    },
+    sse((session) => {
+      opened = session
+    }),
+  )
+  const url = new URL(`${await serve(app)}/late`)
+  const request = http.get({ host: url.hostname, port: url.port, path: url.pathname, agent: false })
+  request.on('error', () => undefined)
+  await handlerEntered
+  request.destroy()
+  await expect.poll(() => opened?.closeReason, { timeout: 2000 }).toBe('client')
+})

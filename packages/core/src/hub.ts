@@ -989,7 +989,7 @@ export function createHub<E extends EventMap = EventMap>(options: HubOptions = {
  */
 const NO_SHARDS: readonly number[] = []
 const NO_SELECTORS: readonly string[] = []
-const SETTLED: Promise<void> = Promise.resolve()
+const SETTLED: Promise<void> = /* @__PURE__ */ Promise.resolve()
 
 /** A member's selectors as it keeps them: one bare, more (or none) as a fresh exact-size array. */
 function keptSelectors(selectors: readonly string[]): string | readonly string[] {

@@ -868,7 +868,7 @@ function wake(waiters: Array<() => void> | undefined): void {
 // session itself: `Date.now()` (past 2^31), or a difference of two doubles
 // without `Math.floor`, is stored boxed, a heap number per session (16 bytes
 // each, in heap snapshots). Past 2^31 ms (24 days) it is boxed again, still right.
-const clockBase = Date.now()
+const clockBase = /* @__PURE__ */ Date.now()
 const clock = (): number => Math.floor(Date.now() - clockBase)
 
 /**

@@ -282,6 +282,12 @@ export interface ResolvedSessionOptions {
   readonly maxLifetime: number | undefined
   readonly lifetimeJitter: number
   readonly counters: Counters | undefined
+  /**
+   * The heartbeat checks of every session of these options, on one timer;
+   * `undefined` without a heartbeat, or where a timer must not serve several
+   * requests (each session then has a queue of its own).
+   */
+  readonly beats: BeatQueue | undefined
 }
 
 /**
@@ -347,6 +353,7 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
     maxLifetime,
     lifetimeJitter,
     counters: countersOf(options.instrumentation, 'createSession'),
+    beats: heartbeat === false || !timersServeAnyRequest() ? undefined : new BeatQueue(),
   }
 }
 
@@ -388,6 +395,9 @@ export interface CloseHooks {
  */
 export const kClose: unique symbol = Symbol('sse.close')
 
+/** Internal: runs a session's heartbeat check (its {@link BeatQueue} calls it when due). */
+const kBeat: unique symbol = Symbol('sse.beat')
+
 // A class, not a closure bag: thousands of sessions share one set of methods,
 // so each session is a small object and a broadcast loop touches less memory.
 // Made in a pure-annotated function: its symbol-named members (computed
@@ -410,7 +420,8 @@ const SseSession = /* @__PURE__ */ (() =>
     // When the first write since the heartbeat's last check was (ms on
     // `clock()`), or -1: nothing written since.
     #firstWriteAt = -1
-    #heartbeatTimer: ReturnType<typeof setTimeout> | undefined
+    // Its place in the route's heartbeat queue, made on first use and reused.
+    #beatEntry: BeatEntry | undefined
     #lifetimeTimer: ReturnType<typeof setTimeout> | undefined
     #closeReason: CloseReason | undefined
     #closeCause: unknown
@@ -579,9 +590,8 @@ const SseSession = /* @__PURE__ */ (() =>
           // The transport broke while taking the rest: it is gone, and so are they.
         }
       }
-      if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer)
+      if (this.#beatEntry !== undefined) this.#beatEntry.queue.remove(this.#beatEntry)
       if (this.#lifetimeTimer !== undefined) clearTimeout(this.#lifetimeTimer)
-      this.#heartbeatTimer = undefined
       this.#lifetimeTimer = undefined
       this.#sink.signal?.removeEventListener('abort', this.#onClientGone)
       const counters = this.#counters
@@ -764,7 +774,19 @@ const SseSession = /* @__PURE__ */ (() =>
     }
 
     #armHeartbeat(delay: number): void {
-      this.#heartbeatTimer = backgroundTimer(() => this.#beat(), delay)
+      this.#beatEntry ??= {
+        due: 0,
+        slot: -1,
+        session: this,
+        queue: this.#options.beats ?? new BeatQueue(),
+      }
+      this.#beatEntry.due = clock() + delay
+      this.#beatEntry.queue.add(this.#beatEntry)
+    }
+
+    /** Internal: the heartbeat check, when the queue finds it due. */
+    [kBeat](): void {
+      this.#beat()
     }
 
     /**
@@ -790,6 +812,136 @@ const SseSession = /* @__PURE__ */ (() =>
   })()
 
 const noop = (): void => undefined
+
+/** A session's place in its route's {@link BeatQueue}: reused from check to check. */
+interface BeatEntry {
+  /** When the check is due, in ms on `clock()`. */
+  due: number
+  /** Its index in the heap, or -1 while not queued. */
+  slot: number
+  readonly session: { [kBeat](): void }
+  readonly queue: BeatQueue
+}
+
+/**
+ * Whether one timer may check the sessions of many requests. Not on
+ * Cloudflare Workers: a timer runs in the context of the request that set
+ * it, and the I/O objects of one request (its response stream) must not be
+ * used from another's.
+ */
+function timersServeAnyRequest(): boolean {
+  const agent = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent
+  return agent !== 'Cloudflare-Workers'
+}
+
+/**
+ * The heartbeat checks of every session of a route, on one timer: a min-heap
+ * of entries by due time and one timeout for the earliest. A timeout and its
+ * closure per session cost ~260 bytes of heap each (and new ones at every
+ * check); an entry here ~50, made once. Each check still runs when it is
+ * due, no earlier, as its own timer would have.
+ */
+class BeatQueue {
+  readonly #heap: BeatEntry[] = []
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #timerDue = 0
+
+  add(entry: BeatEntry): void {
+    if (entry.slot !== -1) this.remove(entry)
+    const heap = this.#heap
+    entry.slot = heap.length
+    heap.push(entry)
+    this.#up(entry.slot)
+    this.#arm()
+  }
+
+  remove(entry: BeatEntry): void {
+    const slot = entry.slot
+    if (slot === -1) return
+    entry.slot = -1
+    const heap = this.#heap
+    const last = heap.pop()!
+    if (last !== entry) {
+      heap[slot] = last
+      last.slot = slot
+      this.#down(slot)
+      this.#up(last.slot)
+    }
+    if (heap.length === 0 && this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+  }
+
+  /** Keeps the timer set for the earliest entry. */
+  #arm(): void {
+    const first = this.#heap[0]
+    if (first === undefined) return
+    if (this.#timer !== undefined) {
+      if (this.#timerDue <= first.due) return
+      clearTimeout(this.#timer)
+    }
+    this.#timerDue = first.due
+    this.#timer = backgroundTimer(() => this.#fire(), Math.max(0, first.due - clock()))
+  }
+
+  #fire(): void {
+    this.#timer = undefined
+    const now = clock()
+    const heap = this.#heap
+    // Taken off first, then checked: a check queues its session again, and
+    // that next check must wait for a later firing.
+    const due: BeatEntry[] = []
+    while (heap.length > 0 && heap[0]!.due <= now) {
+      const entry = heap[0]!
+      this.remove(entry)
+      due.push(entry)
+    }
+    let failure: { error: unknown } | undefined
+    for (const entry of due) {
+      try {
+        entry.session[kBeat]()
+      } catch (error) {
+        // One session's failure must not cost the others their heartbeat.
+        failure ??= { error }
+      }
+    }
+    this.#arm()
+    if (failure !== undefined) throw failure.error
+  }
+
+  #up(slot: number): void {
+    const heap = this.#heap
+    const entry = heap[slot]!
+    while (slot > 0) {
+      const parentSlot = (slot - 1) >> 1
+      const parent = heap[parentSlot]!
+      if (parent.due <= entry.due) break
+      heap[slot] = parent
+      parent.slot = slot
+      slot = parentSlot
+    }
+    heap[slot] = entry
+    entry.slot = slot
+  }
+
+  #down(slot: number): void {
+    const heap = this.#heap
+    const entry = heap[slot]!
+    for (;;) {
+      let child = 2 * slot + 1
+      if (child >= heap.length) break
+      if (child + 1 < heap.length && heap[child + 1]!.due < heap[child]!.due) child++
+      const smaller = heap[child]!
+      if (entry.due <= smaller.due) break
+      heap[slot] = smaller
+      smaller.slot = slot
+      slot = child
+    }
+    heap[slot] = entry
+    entry.slot = slot
+  }
+}
 
 /**
  * What a session keeps while its transport is full: the frames waiting for

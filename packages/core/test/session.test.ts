@@ -1,6 +1,12 @@
-import { createSession, SseError } from '@sse/core'
+import {
+  createSession,
+  createStreamHandler,
+  type Session,
+  SseError,
+  type StreamBinding,
+} from '@sse/core'
 import { afterEach, describe, expect, test, vi } from 'vitest'
-import { memorySink } from './fixtures'
+import { type MemorySink, memorySink } from './fixtures'
 
 afterEach(() => {
   vi.useRealTimers()
@@ -210,6 +216,57 @@ describe('heartbeat', () => {
     expect(sink.events()).toHaveLength(100)
     expect(sink.text()).not.toContain(':\n')
     session.close()
+  })
+
+  test("a route's sessions share one heartbeat timer, and each is checked when its own interval is due", () => {
+    vi.useFakeTimers()
+    const sinks: MemorySink[] = []
+    const binding: StreamBinding<null, undefined> = {
+      lastEventId: () => undefined,
+      url: () => undefined,
+      refuse: () => undefined,
+      open: () => {
+        const sink = memorySink()
+        sinks.push(sink)
+        return { sink, result: undefined }
+      },
+      reportError(error) {
+        throw error
+      },
+    }
+    const sessions: Session[] = []
+    const open = createStreamHandler(binding, (session) => void sessions.push(session), {
+      retry: false,
+      heartbeat: 1000,
+    })
+    open(null)
+    vi.advanceTimersByTime(300)
+    open(null)
+    vi.advanceTimersByTime(300)
+    open(null)
+    // t = 600: due at 1000, 1300 and 1600, on one timer.
+    expect(vi.getTimerCount()).toBe(1)
+    sessions[1]!.send('x')
+    const texts = () => sinks.map((sink) => sink.text())
+    vi.advanceTimersByTime(399)
+    expect(texts()).toEqual(['', 'data: x\n\n', ''])
+    vi.advanceTimersByTime(1)
+    expect(texts()).toEqual([':\n', 'data: x\n\n', ''])
+    // 1300: the second wrote at 600, so its next check is at 1600, no comment.
+    vi.advanceTimersByTime(300)
+    expect(texts()).toEqual([':\n', 'data: x\n\n', ''])
+    vi.advanceTimersByTime(299)
+    expect(texts()).toEqual([':\n', 'data: x\n\n', ''])
+    vi.advanceTimersByTime(1)
+    expect(texts()).toEqual([':\n', 'data: x\n\n:\n', ':\n'])
+    // 2000: the first again, a full interval after its comment.
+    vi.advanceTimersByTime(400)
+    expect(texts()).toEqual([':\n:\n', 'data: x\n\n:\n', ':\n'])
+    sessions[0]!.close()
+    sessions[2]!.close()
+    expect(vi.getTimerCount()).toBe(1)
+    sessions[1]!.close()
+    expect(vi.getTimerCount()).toBe(0)
   })
 
   test('heartbeat: false schedules no timer at all', () => {

@@ -272,6 +272,19 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       expect(capture.comments).toEqual(['', '', ''])
     })
 
+    test("a route's streams keep their heartbeat while others on it come and go", async () => {
+      // One timer checks every stream of a route: a stream leaving must not
+      // stop the checks of the others.
+      const staying = fetchEvents(`${server.url}/heartbeat`, {
+        until: (c) => c.comments.length >= 4,
+      })
+      const leaving = await fetchEvents(`${server.url}/heartbeat`, {
+        until: (c) => c.comments.length >= 2,
+      })
+      expect(leaving.comments).toEqual(['', ''])
+      expect((await staying).comments).toEqual(['', '', '', ''])
+    })
+
     test("a non-ASCII Last-Event-ID, sent as the id's UTF-8 bytes like browsers do, reaches the session decoded", async () => {
       const id = 'caf\u00e9 \u2026 \u{1f600}'
       const capture = await fetchEvents(`${server.url}/echo-id`, {

@@ -910,35 +910,33 @@ class BeatQueue {
     if (failure !== undefined) throw failure.error
   }
 
+  /** Moves the entry at `slot` towards the root while it is due before its parent. */
   #up(slot: number): void {
-    const heap = this.#heap
-    const entry = heap[slot]!
+    const entry = this.#heap[slot]!
     while (slot > 0) {
-      const parentSlot = (slot - 1) >> 1
-      const parent = heap[parentSlot]!
-      if (parent.due <= entry.due) break
-      heap[slot] = parent
-      parent.slot = slot
-      slot = parentSlot
+      const parent = (slot - 1) >> 1
+      if (this.#heap[parent]!.due <= entry.due) break
+      this.#put(slot, this.#heap[parent]!)
+      slot = parent
     }
-    heap[slot] = entry
-    entry.slot = slot
+    this.#put(slot, entry)
   }
 
+  /** Moves the entry at `slot` towards the leaves while a child is due before it. */
   #down(slot: number): void {
     const heap = this.#heap
     const entry = heap[slot]!
-    for (;;) {
-      let child = 2 * slot + 1
-      if (child >= heap.length) break
+    for (let child = 2 * slot + 1; child < heap.length; child = 2 * slot + 1) {
       if (child + 1 < heap.length && heap[child + 1]!.due < heap[child]!.due) child++
-      const smaller = heap[child]!
-      if (entry.due <= smaller.due) break
-      heap[slot] = smaller
-      smaller.slot = slot
+      if (entry.due <= heap[child]!.due) break
+      this.#put(slot, heap[child]!)
       slot = child
     }
-    heap[slot] = entry
+    this.#put(slot, entry)
+  }
+
+  #put(slot: number, entry: BeatEntry): void {
+    this.#heap[slot] = entry
     entry.slot = slot
   }
 }

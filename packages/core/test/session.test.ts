@@ -152,6 +152,30 @@ describe('send', () => {
   })
 })
 
+/** A route of sessions with heartbeat `interval` over memory sinks: `open()` opens one more. */
+function route(interval: number) {
+  const sinks: MemorySink[] = []
+  const binding: StreamBinding<null, undefined> = {
+    lastEventId: () => undefined,
+    url: () => undefined,
+    refuse: () => undefined,
+    open: () => {
+      const sink = memorySink()
+      sinks.push(sink)
+      return { sink, result: undefined }
+    },
+    reportError(error) {
+      throw error
+    },
+  }
+  const sessions: Session[] = []
+  const open = createStreamHandler(binding, (session) => void sessions.push(session), {
+    retry: false,
+    heartbeat: interval,
+  })
+  return { sinks, sessions, open: () => open(null) }
+}
+
 describe('heartbeat', () => {
   test('a comment is written after 15 s of silence by default', () => {
     vi.useFakeTimers()
@@ -220,30 +244,12 @@ describe('heartbeat', () => {
 
   test("a route's sessions share one heartbeat timer, and each is checked when its own interval is due", () => {
     vi.useFakeTimers()
-    const sinks: MemorySink[] = []
-    const binding: StreamBinding<null, undefined> = {
-      lastEventId: () => undefined,
-      url: () => undefined,
-      refuse: () => undefined,
-      open: () => {
-        const sink = memorySink()
-        sinks.push(sink)
-        return { sink, result: undefined }
-      },
-      reportError(error) {
-        throw error
-      },
-    }
-    const sessions: Session[] = []
-    const open = createStreamHandler(binding, (session) => void sessions.push(session), {
-      retry: false,
-      heartbeat: 1000,
-    })
-    open(null)
+    const { sinks, sessions, open } = route(1000)
+    open()
     vi.advanceTimersByTime(300)
-    open(null)
+    open()
     vi.advanceTimersByTime(300)
-    open(null)
+    open()
     // t = 600: due at 1000, 1300 and 1600, on one timer.
     expect(vi.getTimerCount()).toBe(1)
     sessions[1]!.send('x')
@@ -266,6 +272,51 @@ describe('heartbeat', () => {
     sessions[2]!.close()
     expect(vi.getTimerCount()).toBe(1)
     sessions[1]!.close()
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  test("no stream of a route is silent for longer than the interval, however its streams' writes are spaced", () => {
+    vi.useFakeTimers()
+    const { sinks, sessions, open } = route(1000)
+    const writtenAt: number[][] = []
+    const opened: number[] = []
+    // Streams open and close over the run, each writes at its own pace (a
+    // fixed LCG, so a failure replays): the queue's heap reorders all along.
+    let seed = 11
+    const next = (bound: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+      return seed % bound
+    }
+    for (let step = 0; step < 3000; step++) {
+      if (sessions.length < 40 && next(10) === 0) {
+        open()
+        const times: number[] = []
+        writtenAt.push(times)
+        opened.push(Date.now())
+        const sink = sinks.at(-1)!
+        const write = sink.write
+        sink.write = (chunk) => {
+          times.push(Date.now())
+          return write(chunk)
+        }
+      }
+      const k = next(sessions.length)
+      if (next(50) === 0) sessions[k]!.close()
+      else sessions[k]!.send(step)
+      vi.advanceTimersByTime(1 + next(60))
+    }
+    vi.advanceTimersByTime(3000)
+    let comments = 0
+    sessions.forEach((session, k) => {
+      const times = [opened[k]!, ...writtenAt[k]!]
+      if (session.closed) return
+      for (let i = 1; i < times.length; i++) {
+        expect(times[i]! - times[i - 1]!).toBeLessThanOrEqual(1000)
+      }
+      comments += sinks[k]!.text().split(':\n').length - 1
+    })
+    expect(comments).toBeGreaterThan(0)
+    for (const session of sessions) session.close()
     expect(vi.getTimerCount()).toBe(0)
   })
 

@@ -39,18 +39,20 @@ function withPrepared(c: Context, response: Response): Response {
 
 /**
  * Node's response, seen through what is used here. `@hono/node-server` puts
- * it in `c.env.outgoing`; elsewhere (Bun, Deno, Workers) there is none.
+ * it in `c.env.outgoing`; elsewhere (Bun, Deno, Workers) there is none. Over
+ * HTTP/2 it is a compatibility response, whose `stream` says `destroyed`.
  */
 interface NodeOutgoing {
-  readonly destroyed: boolean
+  readonly destroyed?: boolean
+  readonly stream?: { readonly destroyed: boolean }
   on(event: 'close', listener: () => void): unknown
 }
 
 function nodeOutgoing(c: Context): NodeOutgoing | undefined {
   const outgoing = (c.env as { outgoing?: Partial<NodeOutgoing> } | undefined)?.outgoing
-  return typeof outgoing?.on === 'function' && typeof outgoing.destroyed === 'boolean'
-    ? (outgoing as NodeOutgoing)
-    : undefined
+  if (typeof outgoing?.on !== 'function') return undefined
+  const destroyed = outgoing.destroyed ?? outgoing.stream?.destroyed
+  return typeof destroyed === 'boolean' ? (outgoing as NodeOutgoing) : undefined
 }
 
 /**
@@ -61,7 +63,7 @@ function nodeOutgoing(c: Context): NodeOutgoing | undefined {
  * 'close' comes once, and `once` adds a wrapper per stream.
  */
 function watchClose(outgoing: NodeOutgoing, listener: () => void): void {
-  if (outgoing.destroyed) listener()
+  if (outgoing.destroyed ?? outgoing.stream?.destroyed) listener()
   else outgoing.on('close', listener)
 }
 

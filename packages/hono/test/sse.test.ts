@@ -1,4 +1,5 @@
 import http from 'node:http'
+import http2, { createServer as createH2cServer, type Http2ServerResponse } from 'node:http2'
 import { createAdaptorServer } from '@hono/node-server'
 import { createConnectionLimiter } from '@sse/core'
 import { type Session, sse } from '@sse/hono'
@@ -179,32 +180,52 @@ test('the 429 over the limit keeps the headers of earlier middleware (CORS), so 
   held.abort()
 })
 
-test('on @hono/node-server, a client gone before its stream opened has its session closed as client-gone', async () => {
-  // Before: the session was told only by the request's signal and the body's
-  // cancel, and @hono/node-server fires neither for a client that left before
-  // it started reading the body: the session stayed open for good.
-  const app = new Hono()
-  let entered!: () => void
-  const handlerEntered = new Promise<void>((resolve) => {
-    entered = resolve
-  })
-  let opened: Session | undefined
-  app.get(
-    '/late',
-    async (c, next) => {
-      entered()
-      const outgoing = (c.env as { outgoing: http.ServerResponse }).outgoing
-      if (!outgoing.destroyed) await new Promise((resolve) => outgoing.once('close', resolve))
-      await next()
-    },
-    sse((session) => {
-      opened = session
-    }),
-  )
-  const url = new URL(`${await serve(app)}/late`)
-  const request = http.get({ host: url.hostname, port: url.port, path: url.pathname, agent: false })
-  request.on('error', () => undefined)
-  await handlerEntered
-  request.destroy()
-  await expect.poll(() => opened?.closeReason, { timeout: 2000 }).toBe('client')
-})
+test.each(['HTTP/1.1', 'HTTP/2'] as const)(
+  'on @hono/node-server over %s, a client gone before its stream opened has its session closed as client-gone',
+  async (protocol) => {
+    // Before: the session was told only by the request's signal and the body's
+    // cancel, and @hono/node-server fires neither for a client that left before
+    // it started reading the body: the session stayed open for good.
+    const app = new Hono()
+    let entered!: () => void
+    const handlerEntered = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    let opened: Session | undefined
+    app.get(
+      '/late',
+      async (c, next) => {
+        entered()
+        const outgoing = (c.env as { outgoing: http.ServerResponse | Http2ServerResponse }).outgoing
+        const gone = 'stream' in outgoing ? outgoing.stream.destroyed : outgoing.destroyed
+        if (!gone) await new Promise((resolve) => outgoing.once('close', resolve))
+        await next()
+      },
+      sse((session) => {
+        opened = session
+      }),
+    )
+    if (protocol === 'HTTP/1.1') {
+      const url = new URL(`${await serve(app)}/late`)
+      const request = http.get({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        agent: false,
+      })
+      request.on('error', () => undefined)
+      await handlerEntered
+      request.destroy()
+    } else {
+      server = await listen(
+        createAdaptorServer({ fetch: app.fetch, createServer: createH2cServer }) as NodeServer,
+      )
+      const client = http2.connect(server.url)
+      client.on('error', () => undefined)
+      client.request({ ':path': '/late' }).on('error', () => undefined)
+      await handlerEntered
+      client.destroy()
+    }
+    await expect.poll(() => opened?.closeReason, { timeout: 2000 }).toBe('client')
+  },
+)

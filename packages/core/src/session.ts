@@ -682,40 +682,13 @@ const SseSession = /* @__PURE__ */ (() =>
       }
     }
 
-    /** Takes the oldest slot off the queue (a frame, or an EMPTY hole). */
+    /** Takes the oldest slot off the queue (a frame, or an EMPTY hole), counting it. */
     #shift(backlog: Backlog): Uint8Array {
-      const slot = backlog.head++
-      const frame = backlog.frames[slot]!
-      backlog.frames[slot] = EMPTY
-      if (frame === EMPTY) {
-        backlog.holes--
-        return frame
-      }
-      backlog.bytes -= frame.byteLength
-      if (this.#counters !== undefined) this.#counters.queuedBytes -= frame.byteLength
-      const keys = backlog.slotKeys
-      const key = keys?.[slot]
-      if (key !== undefined) {
-        keys![slot] = undefined
-        backlog.keySlots!.delete(key)
+      const frame = backlog.shift()
+      if (frame !== EMPTY && this.#counters !== undefined) {
+        this.#counters.queuedBytes -= frame.byteLength
       }
       return frame
-    }
-
-    /** Conflate: removes the queued frame with this key, if there is one. */
-    #replace(backlog: Backlog, key: string): void {
-      const slot = backlog.keySlots!.get(key)
-      if (slot === undefined) return
-      const old = backlog.frames[slot]!
-      backlog.frames[slot] = EMPTY
-      backlog.slotKeys![slot] = undefined
-      backlog.keySlots!.delete(key)
-      backlog.bytes -= old.byteLength
-      backlog.holes++
-      if (this.#counters !== undefined) {
-        this.#counters.queuedBytes -= old.byteLength
-        this.#counters.framesConflated++
-      }
     }
 
     /** Queues a frame while the transport is full (there is a backlog then). */
@@ -723,7 +696,13 @@ const SseSession = /* @__PURE__ */ (() =>
       const backlog = this.#backlog!
       const options = this.#options
       const conflate = options.slowClient === 'conflate'
-      if (key !== undefined && conflate) this.#replace(backlog, key)
+      if (key !== undefined && conflate) {
+        const replaced = backlog.take(key)
+        if (replaced !== undefined && this.#counters !== undefined) {
+          this.#counters.queuedBytes -= replaced.byteLength
+          this.#counters.framesConflated++
+        }
+      }
       const bound = options.maxQueueBytes
       if (backlog.bytes + frame.byteLength > bound) {
         // Past the bound: the policy, or conflate's fallback.
@@ -753,13 +732,8 @@ const SseSession = /* @__PURE__ */ (() =>
           return false
         }
       }
-      backlog.frames.push(frame)
-      backlog.bytes += frame.byteLength
+      backlog.push(frame, key)
       if (this.#counters !== undefined) this.#counters.queuedBytes += frame.byteLength
-      if (backlog.slotKeys !== undefined) {
-        backlog.slotKeys.push(key)
-        if (key !== undefined) backlog.keySlots!.set(key, backlog.frames.length - 1)
-      }
       backlog.compact()
       return true
     }
@@ -967,6 +941,47 @@ class Backlog {
       this.slotKeys = []
       this.keySlots = new Map()
     }
+  }
+
+  /** Queues `frame` last; under conflation, under its `key` too. */
+  push(frame: Uint8Array, key: string | undefined): void {
+    this.frames.push(frame)
+    this.bytes += frame.byteLength
+    if (this.slotKeys !== undefined) {
+      this.slotKeys.push(key)
+      if (key !== undefined) this.keySlots!.set(key, this.frames.length - 1)
+    }
+  }
+
+  /** Takes the oldest slot off the queue: a frame, or an EMPTY hole. */
+  shift(): Uint8Array {
+    const slot = this.head++
+    const frame = this.frames[slot]!
+    this.frames[slot] = EMPTY
+    if (frame === EMPTY) {
+      this.holes--
+      return frame
+    }
+    this.bytes -= frame.byteLength
+    const key = this.slotKeys?.[slot]
+    if (key !== undefined) {
+      this.slotKeys![slot] = undefined
+      this.keySlots!.delete(key)
+    }
+    return frame
+  }
+
+  /** Conflate: takes out the queued frame with this key (leaving a hole), if there is one. */
+  take(key: string): Uint8Array | undefined {
+    const slot = this.keySlots!.get(key)
+    if (slot === undefined) return undefined
+    const frame = this.frames[slot]!
+    this.frames[slot] = EMPTY
+    this.slotKeys![slot] = undefined
+    this.keySlots!.delete(key)
+    this.bytes -= frame.byteLength
+    this.holes++
+    return frame
   }
 
   clear(): void {

@@ -51,8 +51,12 @@ interface NodeOutgoing {
 function nodeOutgoing(c: Context): NodeOutgoing | undefined {
   const outgoing = (c.env as { outgoing?: Partial<NodeOutgoing> } | undefined)?.outgoing
   if (typeof outgoing?.on !== 'function') return undefined
-  const destroyed = outgoing.destroyed ?? outgoing.stream?.destroyed
-  return typeof destroyed === 'boolean' ? (outgoing as NodeOutgoing) : undefined
+  return typeof destroyed(outgoing) === 'boolean' ? (outgoing as NodeOutgoing) : undefined
+}
+
+/** Whether the response is gone: its own flag, or over HTTP/2 its stream's. */
+function destroyed(outgoing: Partial<NodeOutgoing>): boolean | undefined {
+  return outgoing.destroyed ?? outgoing.stream?.destroyed
 }
 
 /**
@@ -63,7 +67,7 @@ function nodeOutgoing(c: Context): NodeOutgoing | undefined {
  * 'close' comes once, and `once` adds a wrapper per stream.
  */
 function watchClose(outgoing: NodeOutgoing, listener: () => void): void {
-  if (outgoing.destroyed ?? outgoing.stream?.destroyed) listener()
+  if (destroyed(outgoing)) listener()
   else outgoing.on('close', listener)
 }
 

@@ -35,9 +35,18 @@ interface PageState {
   }>
 }
 
+/** What the page showed of the chat at one change (recorded in the page). */
+interface ChatFrame {
+  streaming: boolean
+  text: string
+  stop: boolean
+  ask: boolean
+}
+
 declare global {
   interface Window {
     demo: PageState
+    chat?: { frames: ChatFrame[]; stop: () => void }
   }
 }
 
@@ -143,20 +152,60 @@ describe.skipIf(!hasChromium)('the demo page in Chromium', () => {
 
   test('@sse/client streams the POST /chat answer token by token', async () => {
     const prompt = 'How does reconnecting work?'
+    // The page records what it shows at every change; waiting here for a
+    // mid-answer state instead raced the answer, which is over in about a
+    // second (CI timed out waiting for a state already gone).
+    await page.evaluate(() => {
+      const frames: ChatFrame[] = []
+      const answers = document.getElementsByClassName('bubble answer')
+      const observer = new MutationObserver(() => {
+        const answer = answers[answers.length - 1]
+        if (answer === undefined) return
+        frames.push({
+          streaming: answer.classList.contains('streaming'),
+          text: answer.textContent ?? '',
+          stop: !document.getElementById('chat-stop')!.hidden,
+          ask: !document.getElementById('chat-send')!.hidden,
+        })
+      })
+      observer.observe(document.getElementById('conversation')!.parentElement!, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+        attributes: true,
+      })
+      window.chat = { frames, stop: () => observer.disconnect() }
+    })
     const chatRequest = page.waitForRequest((request) => request.url().endsWith('/chat'))
     await page.getByRole('button', { name: prompt }).click()
     const request = await chatRequest
     expect(request.method()).toBe('POST')
     expect(request.postDataJSON()).toEqual({ prompt })
-    // While it streams, the answer grows and Stop replaces Ask.
-    await page.locator('.bubble.answer.streaming').waitFor()
-    expect(await page.isVisible('#chat-stop')).toBe(true)
     await page.locator('.bubble.answer[data-done]').waitFor()
-    expect(await page.locator('.bubble.answer').textContent()).toBe(answerFor(prompt))
+    const frames = await page.evaluate(() => {
+      window.chat!.stop()
+      return window.chat!.frames
+    })
+    const answer = answerFor(prompt)
+    expect(await page.locator('.bubble.answer').textContent()).toBe(answer)
     expect(await page.locator('#chat-meta').textContent()).toMatch(
-      new RegExp(`^${tokenize(answerFor(prompt)).length} token events in`),
+      new RegExp(`^${tokenize(answer).length} token events in`),
     )
     expect(await page.isVisible('#chat-send')).toBe(true)
+    // While it streamed, the answer grew in steps, each a prefix of the
+    // whole, and Stop stood where Ask was.
+    const partial = [...new Set(frames.filter((f) => f.streaming).map((f) => f.text))].filter(
+      (text) => text !== '',
+    )
+    expect(partial.length).toBeGreaterThanOrEqual(2)
+    for (const [i, text] of partial.entries()) {
+      expect(answer.startsWith(text)).toBe(true)
+      if (i > 0) expect(text.length).toBeGreaterThan(partial[i - 1]!.length)
+    }
+    expect(partial.at(-1)!.length).toBeLessThanOrEqual(answer.length)
+    const whileStreaming = frames.filter((f) => f.streaming && f.text !== '')
+    expect(whileStreaming.every((f) => f.stop && !f.ask)).toBe(true)
+    expect(frames.at(-1)).toMatchObject({ streaming: false, text: answer, stop: false, ask: true })
   })
 
   test('"Drop connection": one Last-Event-ID resumes every topic, 0 missed, 0 duplicated', async () => {

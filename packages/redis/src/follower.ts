@@ -26,8 +26,11 @@
  *     `reset(prev)`, then hand it over.
  * - catching-up: `XRANGE` after the cursor (read.ts), page by page, handing
  *   each entry over; live messages are queued (bounded in size: past it
- *   they are dropped and the log is read again instead). A gap (trimmed past the
- *   cursor, or the cursor is not in the log) resets to the log's last id.
+ *   they are dropped and the log is read again instead). A gap where every
+ *   entry the log still holds is newer than the cursor (trimmed past it, a
+ *   log started anew) resets to just before the first of them and reads on:
+ *   what is gone is lost, what is kept is handed over. Any other gap (the
+ *   cursor is within the log but not in it) resets to the log's last id.
  *   Then the queue is drained by the live rules.
  * - check (after every resubscription, and every `checkInterval` ms while
  *   live): `GET` the log's last id. Ahead of the cursor: catch up. Behind
@@ -235,7 +238,16 @@ export class ShardFollower {
           }
         })
         if (this.#stopped()) return
-        if (outcome.gap) this.#reset(outcome.lastId)
+        if (outcome.gap) {
+          // Read on from before what the log keeps, unless that is where this
+          // read started (entries deleted inside it): then from its end.
+          const from = outcome.resumeFrom
+          if (from !== undefined && from !== this.#cursor) {
+            this.#reset(from)
+            continue
+          }
+          this.#reset(outcome.lastId)
+        }
         // Live messages were dropped meanwhile: read again from the log.
         if (this.#overflowed) continue
         break

@@ -69,6 +69,18 @@ function decimal(digits: string): string {
   return value.toString()
 }
 
+/**
+ * The stream id just before `id` (a canonical id other than `0-0`): no id
+ * lies between the two, so a read after it starts at `id`.
+ */
+export function previousId(id: string): string {
+  const dash = id.indexOf('-')
+  const ms = id.slice(0, dash)
+  const seq = id.slice(dash + 1)
+  if (seq !== '0') return ms + '-' + (BigInt(seq) - 1n).toString()
+  return (BigInt(ms) - 1n).toString() + '-' + U64_MAX_10
+}
+
 /** Orders two valid positions exactly: by milliseconds, then sequence. */
 export function comparePositions(a: string, b: string): number {
   const dotA = a.indexOf('.')

@@ -15,7 +15,8 @@
  * - an entry newer than `from` was deleted (`max-deleted-entry-id`): `expired`;
  * - `from` is older than every retained entry: resumable only when it is the
  *   origin of a stream that never lost an entry (Redis 7 counts entries
- *   added), or the last id of a stream emptied since; otherwise `expired`
+ *   added), the last id of a stream emptied since, or the id just before the
+ *   first retained one (nothing can lie between them); otherwise `expired`
  *   (trimming may have taken events after it), or `unknown` when nothing was
  *   ever trimmed (so it was never issued);
  * - within the retained range, `from` must be an entry (or the one deleted
@@ -24,7 +25,7 @@
  */
 
 import type { CommandRunner } from './commands'
-import { compareIds } from './positions'
+import { compareIds, previousId } from './positions'
 import {
   type Entry,
   entriesOf,
@@ -37,8 +38,18 @@ import {
 /** How a read ended. */
 export type ReadOutcome =
   | { gap: false }
-  /** `lastId`: the stream's last generated id (`0-0` for none): where a follower goes on from. */
-  | { gap: true; reason: 'expired' | 'unknown'; lastId: string }
+  | {
+      gap: true
+      reason: 'expired' | 'unknown'
+      /** The stream's last generated id (`0-0` for none). */
+      lastId: string
+      /**
+       * When every entry the stream retains is newer than the read's position
+       * (trimmed past it, say): the id just before the first of them, a
+       * position a read resumes from to get them all. Otherwise undefined.
+       */
+      resumeFrom: string | undefined
+    }
 
 /** Entries per `XRANGE`. */
 export const PAGE_SIZE = 1000
@@ -55,7 +66,7 @@ export async function readAfter(
 ): Promise<ReadOutcome> {
   const [info, first] = await page(runner, stream, from, '+', PAGE_SIZE + 1)
   const verdict = firstPage(from, info, first)
-  if (verdict !== undefined) return gap(verdict, info)
+  if (verdict !== undefined) return gap(verdict, info, from)
   if (first[0]?.id === from) first.shift()
   const end = info?.lastId ?? '0-0'
   let last = first.at(-1)?.id
@@ -63,8 +74,11 @@ export async function readAfter(
   while (last !== undefined && compareIds(last, end) < 0) {
     const [now, entries] = await page(runner, stream, `(${last}`, end, PAGE_SIZE)
     // The entries after `last` may have been trimmed before this page was read.
-    if (now?.firstId === undefined || compareIds(now.firstId, last) > 0) {
-      return gap('expired', now)
+    if (
+      now?.firstId === undefined ||
+      (compareIds(now.firstId, last) > 0 && previousId(now.firstId) !== last)
+    ) {
+      return gap('expired', now, last)
     }
     if (entries.length === 0) break
     onPage(entries)
@@ -105,12 +119,21 @@ function firstPage(
   if (info.firstId === undefined || compareIds(from, info.firstId) < 0) {
     if (origin && neverTrimmed) return undefined
     if (info.firstId === undefined && from === info.lastId) return undefined
+    if (info.firstId !== undefined && previousId(info.firstId) === from) return undefined
     return neverTrimmed ? 'unknown' : 'expired'
   }
   if (entries[0]?.id === from || info.maxDeletedId === from) return undefined
   return 'unknown'
 }
 
-function gap(reason: 'expired' | 'unknown', info: StreamInfo | undefined): ReadOutcome {
-  return { gap: true, reason, lastId: info?.lastId ?? '0-0' }
+/** A gap in reading after `after`. */
+function gap(
+  reason: 'expired' | 'unknown',
+  info: StreamInfo | undefined,
+  after: string,
+): ReadOutcome {
+  const first = info?.firstId
+  const resumeFrom =
+    first !== undefined && compareIds(after, first) < 0 ? previousId(first) : undefined
+  return { gap: true, reason, lastId: info?.lastId ?? '0-0', resumeFrom }
 }

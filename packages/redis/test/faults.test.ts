@@ -1,6 +1,7 @@
 import { createHub, type Hub, SseError } from '@sse/core'
 import { createRedisEngine, type RedisEngine, type RedisEngineOptions } from '@sse/redis'
 import { describe, expect, test } from 'vitest'
+import { shardKeys } from '../src/keys'
 import { isStreamId } from '../src/positions'
 import {
   adminClient,
@@ -188,6 +189,46 @@ describeRedis('faults', () => {
     await until(() => session.events.length >= 70, 'live events after it')
     expect(data(session.events)).toEqual(Array.from({ length: 70 }, (_, i) => String(i)))
     await behind.publish('outage', 'back')
+  })
+
+  test('an outage longer than the log keeps: one resync, then every event the log still holds, the newest included', async () => {
+    const proxy = await redisProxy(redis.url)
+    redis.cleanup(() => proxy.close())
+    const behind = hubOn(proxy.url, { maxLen: 50, commandTimeout: 500, checkInterval: 100 })
+    const direct = hubOn(redis.url, { maxLen: 50 })
+    const session = recordingSession()
+    await behind.hub.subscribe(session.session, ['kept']).ready
+    for (let i = 0; i < 10; i++) await direct.hub.publish('kept', String(i))
+    await until(() => session.events.length === 10, 'the first 10 events')
+
+    // Far more than the log keeps, published while the process hears nothing.
+    proxy.cut()
+    for (let i = 10; i < 400; i++) await direct.hub.publish('kept', String(i))
+    const admin = adminClient(redis.url)
+    redis.cleanup(() => admin.disconnect())
+    const stream = shardKeys(prefix, direct.engine.shardOf('kept')).stream
+    const kept = await admin.xlen(stream)
+    expect(kept).toBeLessThan(390)
+    proxy.restore()
+
+    // Before, it went on from the log's end: the kept events never came,
+    // the newest one included, until something else was published.
+    await until(() => data(session.events).at(-1) === '399', 'the newest event', 15_000)
+    const types = session.events.map((event) => event.type)
+    expect(types.indexOf('resync')).toBe(10)
+    expect(types.filter((type) => type === 'resync')).toHaveLength(1)
+    expect(JSON.parse(session.events[10]!.data)).toEqual({ lastEventId: null, reason: 'reset' })
+    const after = session.events.slice(11).map((event) => Number(event.data))
+    expect(after).toEqual(Array.from({ length: kept }, (_, i) => 400 - kept + i))
+    expect(data(session.events).slice(0, 10)).toEqual(
+      Array.from({ length: 10 }, (_, i) => String(i)),
+    )
+    // Its ids resume on any process: from the last one, nothing is missing.
+    const resumed = recordingSession(session.lastEventId())
+    await direct.hub.subscribe(resumed.session, ['kept']).ready
+    await direct.hub.publish('kept', 'next')
+    await until(() => resumed.events.length > 0, 'the next event')
+    expect(resumed.events.map((event) => event.data)).toEqual(['next'])
   })
 })
 

@@ -2,7 +2,7 @@ import type { ShardEvent } from '@sse/core'
 import { describe, expect, test } from 'vitest'
 import { ShardFollower, type ShardSource } from '../src/follower'
 import { encodePayload } from '../src/payload'
-import { toPosition } from '../src/positions'
+import { compareIds, previousId, toPosition } from '../src/positions'
 import type { ReadOutcome } from '../src/read'
 import type { Entry } from '../src/replies'
 import { until } from './helpers'
@@ -25,9 +25,19 @@ function harness(log: string[] = []) {
     lastId: async () => log.at(-1) ?? '0-0',
     async readAfter(from, onPage): Promise<ReadOutcome> {
       reads.push(from)
-      const index = from === '0-0' ? -1 : log.indexOf(from)
-      if (index === -1 && from !== '0-0')
-        return { gap: true, reason: 'unknown', lastId: log.at(-1) ?? '0-0' }
+      // As read.ts judges it: the origin, an entry, or the id just before
+      // the first retained one resume; older than that is trimmed away.
+      const index = log.indexOf(from)
+      const first = log[0]
+      if (index === -1 && from !== '0-0' && (first === undefined || previousId(first) !== from)) {
+        const older = first !== undefined && compareIds(from, first) < 0
+        return {
+          gap: true,
+          reason: older ? 'expired' : 'unknown',
+          lastId: log.at(-1) ?? '0-0',
+          resumeFrom: older ? previousId(first) : undefined,
+        }
+      }
       const entries: Entry[] = log.slice(index + 1).map((id) => ({ id, payload: payload(id) }))
       if (entries.length > 0) onPage(entries)
       return { gap: false }
@@ -176,6 +186,23 @@ describe('ShardFollower', () => {
     expect(h.seen).toEqual(['1-0'])
     h.follower.message(h.append('4-0'))
     expect(h.seen).toEqual(['1-0', '4-0'])
+  })
+
+  test('catching up from a cursor trimmed away: reset to just before what the log keeps, then all of it', async () => {
+    const h = await live()
+    h.follower.message(h.append('1-0'))
+    // Three appends this follower never heard of, then trimming to the last two.
+    for (const id of ['2-0', '3-0', '4-0']) h.append(id)
+    h.log.splice(0, 2)
+    h.follower.message(h.append('5-0'))
+    await until(() => h.seen.length === 4, 'what the log kept')
+    // 2-0 is gone, so followers resync; 3-0 onwards were kept, so they come,
+    // in order, once (5-0's message is a duplicate of its read by then).
+    expect(h.reads).toEqual(['1-0', '2-18446744073709551615'])
+    expect(h.resets).toEqual([toPosition('2-18446744073709551615')])
+    expect(h.seen).toEqual(['1-0', '3-0', '4-0', '5-0'])
+    h.follower.message(h.append('6-0'))
+    expect(h.seen).toEqual(['1-0', '3-0', '4-0', '5-0', '6-0'])
   })
 
   test('stop before the start: ready rejects with SSE_STORE, no one hangs', async () => {

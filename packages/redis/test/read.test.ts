@@ -3,7 +3,7 @@ import { createRedisEngine, type RedisEngine, type RedisEngineOptions } from '@s
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { shardKeys } from '../src/keys'
-import { toPosition, toStreamId } from '../src/positions'
+import { previousId, toPosition, toStreamId } from '../src/positions'
 import {
   adminClient,
   deleteKeys,
@@ -114,6 +114,15 @@ describeRedis('engine.read', () => {
     expect(await e.read(shard, appended[0]!)).toEqual({ gap: true, reason: 'expired' })
     expect(await e.read(shard, '0.0')).toEqual({ gap: true, reason: 'expired' })
     expect(positions(await e.read(shard, appended[350]!))).toEqual(appended.slice(351))
+    // Just before the first retained entry nothing can have been trimmed:
+    // everything retained follows; one id earlier, something may have been.
+    const retained = appended.slice(appended.length - length)
+    const before = previousId(toStreamId(retained[0]!))
+    expect(positions(await e.read(shard, toPosition(before)))).toEqual(retained)
+    expect(await e.read(shard, toPosition(previousId(before)))).toEqual({
+      gap: true,
+      reason: 'expired',
+    })
   })
 
   test("age trimming (MINID ~, in Redis's clock): entries older than maxAge go with the next append", async () => {

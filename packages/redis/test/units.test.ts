@@ -5,10 +5,12 @@ import { describe, expect, test } from 'vitest'
 import { shardKeys, shardOf } from '../src/keys'
 import { encodePayload, parseMessage, parsePayload } from '../src/payload'
 import {
+  compareIds,
   comparePositions,
   isPosition,
   isStreamId,
   ORIGIN,
+  previousId,
   toPosition,
   toStreamId,
 } from '../src/positions'
@@ -37,6 +39,20 @@ describe('positions', () => {
     expect(toPosition(`${U64_MAX}-${U64_MAX}`)).toHaveLength(27)
     expect(toPosition('1700000000000-5')).toBe('loyw3v28.5')
     expect(toPosition('0-0')).toBe(ORIGIN)
+  })
+
+  test("the id just before a stream id: the sequence less one, or the previous millisecond's last", () => {
+    expect(previousId('1700000000000-5')).toBe('1700000000000-4')
+    expect(previousId('1700000000000-0')).toBe(`1699999999999-${U64_MAX}`)
+    expect(previousId('0-1')).toBe('0-0')
+    expect(previousId(`${U64_MAX}-0`)).toBe(`18446744073709551614-${U64_MAX}`)
+    expect(previousId('9007199254740993-9007199254740993')).toBe(
+      '9007199254740993-9007199254740992',
+    )
+    for (const id of ['1-0', '0-1', `${U64_MAX}-${U64_MAX}`]) {
+      expect(isStreamId(previousId(id))).toBe(true)
+      expect(compareIds(previousId(id), id)).toBeLessThan(0)
+    }
   })
 
   test('only canonical positions within 64 bits are positions (nothing else can reach Redis)', () => {

@@ -1,5 +1,6 @@
 import { createHub, type Hub, SseError } from '@sse/core'
 import { createRedisEngine, type RedisEngine, type RedisEngineOptions } from '@sse/redis'
+import { tcpProxy } from '@sse/test-utils/tcp-proxy'
 import { describe, expect, test } from 'vitest'
 import { shardKeys } from '../src/keys'
 import { isStreamId } from '../src/positions'
@@ -13,7 +14,7 @@ import {
   uniquePrefix,
   until,
 } from './helpers'
-import { redisProxy, useOwnRedis } from './processes'
+import { useOwnRedis } from './processes'
 
 // Failures, on a redis-server of this file's own (restarted, monitored,
 // cut off) so that the shared Redis is never disturbed.
@@ -159,7 +160,7 @@ describeRedis('faults', () => {
   })
 
   test('an outage of one process’s Redis connections: publishes fail fast, following resumes without loss', async () => {
-    const proxy = await redisProxy(redis.url)
+    const proxy = await tcpProxy(redis.url)
     redis.cleanup(() => proxy.close())
     const errors: SseError[] = []
     const behind = hubOn(proxy.url, {
@@ -192,7 +193,7 @@ describeRedis('faults', () => {
   })
 
   test('an outage longer than the log keeps: one resync, then every event the log still holds, the newest included', async () => {
-    const proxy = await redisProxy(redis.url)
+    const proxy = await tcpProxy(redis.url)
     redis.cleanup(() => proxy.close())
     const behind = hubOn(proxy.url, { maxLen: 50, commandTimeout: 500, checkInterval: 100 })
     const direct = hubOn(redis.url, { maxLen: 50 })

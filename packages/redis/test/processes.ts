@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { freePort } from '@sse/test-utils/ports'
@@ -93,53 +92,6 @@ const cleanups: Array<() => Promise<void>> = []
 /** Stops every redis-server this file started. */
 async function stopOwnRedis(): Promise<void> {
   await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()))
-}
-
-/** A TCP proxy to a Redis that can be cut (every connection dropped, new ones refused) and restored. */
-export interface RedisProxy {
-  url: string
-  cut(): void
-  restore(): void
-  close(): void
-}
-
-export async function redisProxy(target: string): Promise<RedisProxy> {
-  const { hostname, port } = new URL(target)
-  const sockets = new Set<Socket>()
-  let down = false
-  const server: Server = createServer((client) => {
-    if (down) {
-      client.destroy()
-      return
-    }
-    const upstream = tcpConnect(Number(port || 6379), hostname)
-    for (const socket of [client, upstream]) {
-      sockets.add(socket)
-      socket.on('close', () => sockets.delete(socket))
-      socket.on('error', () => {
-        client.destroy()
-        upstream.destroy()
-      })
-    }
-    client.pipe(upstream)
-    upstream.pipe(client)
-  })
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
-  const proxy: RedisProxy = {
-    url: `redis://127.0.0.1:${(server.address() as { port: number }).port}`,
-    cut() {
-      down = true
-      for (const socket of sockets) socket.destroy()
-    },
-    restore() {
-      down = false
-    },
-    close() {
-      proxy.cut()
-      server.close()
-    },
-  }
-  return proxy
 }
 
 /** An {@link OwnRedis} with a place for the cleanups that must run while it is up. */

@@ -19,6 +19,10 @@
  *     the stream lost events that were handed over;
  *   either way: **reset** to the stream's last sequence (every follower's
  *   `reset`, so the hub sends `resync`), and consume from there.
+ * - When a consumer is replaced (the connection came back after a drop),
+ *   the limits may have removed events of this shard after the cursor
+ *   before they were consumed (read.ts's rules tell): **reset** at the
+ *   cursor, so sessions get `resync`, then consume what the stream kept.
  * - stopped: the consumer is deleted; a pending `ready` rejects.
  */
 
@@ -27,6 +31,7 @@ import { type Clients, OrderedConsumer } from './consumer'
 import type { Report } from './errors'
 import { decodeEvent } from './payload'
 import { formatPosition } from './positions'
+import { keptAfter } from './read'
 import type { StreamAccess, StreamSnapshot } from './stream'
 
 /** What a follower needs from the engine, bound to its shard. */
@@ -138,12 +143,21 @@ export class ShardFollower {
   }
 
   async #startFrom(): Promise<number> {
-    const state = await this.#source.access.snapshot()
+    const { access, subject, shard } = this.#source
+    const state = await access.snapshot()
     if (this.#epoch === 0) {
       this.#epoch = state.epoch
       this.#cursor = state.last
-    } else {
-      this.#compare(state, this.#cursor)
+    } else if (!this.#compare(state, this.#cursor)) {
+      const cursor = this.#cursor
+      const kept = await keptAfter(access, subject, state, cursor)
+      if (!kept && !this.#stopped && this.#cursor === cursor) {
+        this.#source.report(
+          `Shard ${shard}: the stream may have removed events after ${cursor} before they were consumed; its sessions get resync, then what the stream kept`,
+          new Error(`events after sequence ${cursor} removed by the stream's limits`),
+        )
+        this.#each((handlers, position) => handlers.reset(position), 'reset')
+      }
     }
     return this.#cursor + 1
   }

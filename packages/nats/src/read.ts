@@ -49,6 +49,26 @@ export function holdsAllAfter(state: StreamSnapshot, seq: number): boolean {
   return state.first <= seq + 1 && state.messages === state.last - state.first + 1
 }
 
+/**
+ * Whether no event of the shard on `subject` after `seq` was removed, as the
+ * stream is now (`state`): rule 1, or its newest event is at or before
+ * `seq`, or rule 2. An empty shard in a stream with holes may have lost
+ * events: false.
+ */
+export async function keptAfter(
+  access: StreamAccess,
+  subject: string,
+  state: StreamSnapshot,
+  seq: number,
+): Promise<boolean> {
+  if (holdsAllAfter(state, seq)) return true
+  const last = await access.lastOn(subject)
+  if (last === undefined) return false
+  if (last <= seq) return true
+  const first = await access.firstOn(subject, 1)
+  return first !== undefined && first <= seq
+}
+
 /** Every retained event of the shard after `from`, oldest first, or a gap; see the file comment. */
 export async function readShard(source: ReadSource, from: Position): Promise<ShardReadResult> {
   const { access, subject } = source

@@ -3,6 +3,7 @@ import type { FollowHandlers, ShardEvent } from '@sse/core'
 import { createHub, SseError, selectorMatches } from '@sse/core'
 import { createNatsEngine, selectorToSubject, topicToSubject } from '@sse/nats'
 import { memoryClient, until } from '@sse/test-utils'
+import { tcpProxy } from '@sse/test-utils/tcp-proxy'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { append } from '../src/append'
 import { formatPosition, parsePosition } from '../src/positions'
@@ -189,6 +190,55 @@ describeNats('gaps', () => {
       expect(quietAgain.messages()).toEqual(['quiet 2'])
       hub.close()
     } finally {
+      await on.stop()
+    }
+  })
+
+  test('an outage of one process longer than the stream keeps: resync, then what was kept; a shorter one loses nothing', async () => {
+    const on = streamTarget()
+    const proxy = await tcpProxy(on.servers as string)
+    try {
+      const options = { shards: 1, maxLen: 5, checkInterval: 100 }
+      const engine = createNatsEngine({
+        stream: on.stream,
+        subjectPrefix: on.subjectPrefix,
+        ...options,
+        servers: proxy.url,
+        storage: 'memory',
+      })
+      const behind = createHub({ engine })
+      const direct = on.hub(options)
+      const client = memoryClient()
+      await behind.subscribe(client.session, ['t']).ready
+      const publish = async (from: number, to: number) => {
+        for (let i = from; i < to; i++) await direct.publish('t', `e${i}`)
+      }
+      await publish(0, 3)
+      await until(() => client.messages().length === 3, 'the first events')
+
+      // Fewer than the stream keeps per shard: every one comes, no resync.
+      proxy.cut()
+      await publish(3, 6)
+      proxy.restore()
+      await until(() => client.messages().at(-1) === 'e5', 'the events of the short outage', 15_000)
+      expect(client.resyncs()).toEqual([])
+
+      // More: before, they were skipped in silence (e6-e19 gone, no resync).
+      proxy.cut()
+      await publish(6, 25)
+      proxy.restore()
+      await until(() => client.messages().at(-1) === 'e24', 'the events kept', 15_000)
+      expect(client.resyncs()).toEqual([{ lastEventId: null, reason: 'reset' }])
+      const types = client.events.map((event) => (event.type === 'resync' ? 'resync' : event.data))
+      expect(types).toEqual([
+        ...Array.from({ length: 6 }, (_, i) => `e${i}`),
+        'resync',
+        ...Array.from({ length: 5 }, (_, i) => `e${20 + i}`),
+      ])
+      behind.close()
+      await engine.close()
+    } finally {
+      proxy.close()
       await on.stop()
     }
   })

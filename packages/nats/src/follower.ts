@@ -21,8 +21,9 @@
  *   `reset`, so the hub sends `resync`), and consume from there.
  * - When a consumer is replaced (the connection came back after a drop),
  *   the limits may have removed events of this shard after the cursor
- *   before they were consumed (read.ts's rules tell): **reset** at the
- *   cursor, so sessions get `resync`, then consume what the stream kept.
+ *   before they were consumed (read.ts's rules tell): **reset** to just
+ *   before the oldest event the shard kept, so sessions get `resync`, then
+ *   consume what it kept (a later check of that cursor finds nothing lost).
  * - stopped: the consumer is deleted; a pending `ready` rejects.
  */
 
@@ -31,7 +32,7 @@ import { type Clients, OrderedConsumer } from './consumer'
 import type { Report } from './errors'
 import { decodeEvent } from './payload'
 import { formatPosition } from './positions'
-import { keptAfter } from './read'
+import { removedAfter } from './read'
 import type { StreamAccess, StreamSnapshot } from './stream'
 
 /** What a follower needs from the engine, bound to its shard. */
@@ -150,12 +151,13 @@ export class ShardFollower {
       this.#cursor = state.last
     } else if (!this.#compare(state, this.#cursor)) {
       const cursor = this.#cursor
-      const kept = await keptAfter(access, subject, state, cursor)
-      if (!kept && !this.#stopped && this.#cursor === cursor) {
+      const removed = await removedAfter(access, subject, state, cursor)
+      if (removed !== false && !this.#stopped && this.#cursor === cursor) {
         this.#source.report(
           `Shard ${shard}: the stream may have removed events after ${cursor} before they were consumed; its sessions get resync, then what the stream kept`,
           new Error(`events after sequence ${cursor} removed by the stream's limits`),
         )
+        if (removed > cursor) this.#cursor = removed - 1
         this.#each((handlers, position) => handlers.reset(position), 'reset')
       }
     }

@@ -11,8 +11,8 @@
  *
  * 1. the stream holds every message from the position on (its first
  *    sequence is at most position + 1 and it has no interior holes); or
- * 2. the shard still holds an event at or before the position (then none
- *    after it can have been removed).
+ * 2. the shard still holds an event at or before position + 1 (then none
+ *    after the position can have been removed).
  *
  * Either one: nothing after the position was removed. Neither: `expired`
  * (it may have been; a client told so gets `resync`). The check runs after
@@ -50,23 +50,25 @@ export function holdsAllAfter(state: StreamSnapshot, seq: number): boolean {
 }
 
 /**
- * Whether no event of the shard on `subject` after `seq` was removed, as the
- * stream is now (`state`): rule 1, or its newest event is at or before
- * `seq`, or rule 2. An empty shard in a stream with holes may have lost
- * events: false.
+ * Whether events of the shard on `subject` after `seq` may have been
+ * removed, as the stream is now (`state`): not when rule 1 holds, its
+ * newest event is at or before `seq`, or rule 2 holds. Otherwise the
+ * sequence of its oldest event kept (past `seq + 1`), or `0` when it has
+ * none (an empty shard in a stream with holes may have lost events).
  */
-export async function keptAfter(
+export async function removedAfter(
   access: StreamAccess,
   subject: string,
   state: StreamSnapshot,
   seq: number,
-): Promise<boolean> {
-  if (holdsAllAfter(state, seq)) return true
+): Promise<number | false> {
+  if (holdsAllAfter(state, seq)) return false
   const last = await access.lastOn(subject)
-  if (last === undefined) return false
-  if (last <= seq) return true
+  if (last === undefined) return 0
+  if (last <= seq) return false
   const first = await access.firstOn(subject, 1)
-  return first !== undefined && first <= seq
+  if (first === undefined) return 0
+  return first <= seq + 1 ? false : first
 }
 
 /** Every retained event of the shard after `from`, oldest first, or a gap; see the file comment. */
@@ -84,7 +86,7 @@ export async function readShard(source: ReadSource, from: Position): Promise<Sha
   if (after.epoch !== from.epoch) return UNKNOWN
   if (holdsAllAfter(after, from.seq)) return { gap: false, events }
   const first = await access.firstOn(subject, 1)
-  return first !== undefined && first <= from.seq ? { gap: false, events } : EXPIRED
+  return first !== undefined && first <= from.seq + 1 ? { gap: false, events } : EXPIRED
 }
 
 /** The shard's events after `from`, up to its event `until` (or whatever it holds up to there). */

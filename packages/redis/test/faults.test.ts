@@ -224,6 +224,10 @@ describeRedis('faults', () => {
     expect(data(session.events).slice(0, 10)).toEqual(
       Array.from({ length: 10 }, (_, i) => String(i)),
     )
+    // The resync's id resumes on any process with what was kept, no gap.
+    const atResync = recordingSession(session.events[10]!.lastEventId)
+    await direct.hub.subscribe(atResync.session, ['kept']).ready
+    expect(atResync.events.map((event) => Number(event.data))).toEqual(after)
     // Its ids resume on any process: from the last one, nothing is missing.
     const resumed = recordingSession(session.lastEventId())
     await direct.hub.subscribe(resumed.session, ['kept']).ready

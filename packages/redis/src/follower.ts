@@ -59,6 +59,13 @@ export interface ShardSource {
 
 type State = 'starting' | 'live' | 'catching-up' | 'stopped'
 
+/**
+ * The `prev` remembered for the first entry read after a reset to before the
+ * log's oldest entry: its real predecessor was trimmed, so its live message
+ * (whatever `prev` it carries) is a duplicate, not a rewound log.
+ */
+const TRIMMED_PREV = '?'
+
 /** Delivered ids remembered for duplicate detection (about 100 kB). */
 const RECENT = 1024
 /** Payload characters of live messages held while starting or catching up, before relying on the log instead. */
@@ -178,7 +185,7 @@ export class ShardFollower {
   #apply({ prev, id, payload }: ShardMessage): boolean {
     if (compareIds(id, this.#cursor) <= 0) {
       const known = this.#recent.get(id)
-      if (known === prev) return true
+      if (known === prev || known === TRIMMED_PREV) return true
       // Older than anything remembered: from before the start, or a
       // duplicate of a long read. If the log lost events, the check sees it.
       const oldest = this.#recent.keys().next().value
@@ -229,12 +236,16 @@ export class ShardFollower {
   }
 
   async #read(): Promise<void> {
+    // Set when this read starts just before the log's oldest entry.
+    let trimmed = false
     for (let attempt = 1; ; attempt++) {
       this.#overflowed = false
       try {
         const outcome = await this.#source.readAfter(this.#cursor, (entries) => {
           for (const entry of entries) {
-            if (!this.#stopped()) this.#deliver(entry.id, this.#cursor, entry.payload)
+            if (this.#stopped()) continue
+            this.#deliver(entry.id, trimmed ? TRIMMED_PREV : this.#cursor, entry.payload)
+            trimmed = false
           }
         })
         if (this.#stopped()) return
@@ -244,8 +255,10 @@ export class ShardFollower {
           const from = outcome.resumeFrom
           if (from !== undefined && from !== this.#cursor) {
             this.#reset(from)
+            trimmed = true
             continue
           }
+          trimmed = false
           this.#reset(outcome.lastId)
         }
         // Live messages were dropped meanwhile: read again from the log.

@@ -205,6 +205,23 @@ describe('ShardFollower', () => {
     expect(h.seen).toEqual(['1-0', '3-0', '4-0', '5-0', '6-0'])
   })
 
+  test('the oldest entry kept, read after trimming, then heard live with its trimmed prev: a duplicate, not a rewind', async () => {
+    const h = await live()
+    h.follower.message(h.append('1-0'))
+    h.append('2-0')
+    const [m3, m4, m5] = [h.append('3-0'), h.append('4-0'), h.append('5-0')]
+    h.log.splice(0, 3)
+    // 2-0 was never heard, so 3-0 starts a catch-up; 4-0 and 5-0 wait behind it.
+    for (const message of [m3, m4, m5]) h.follower.message(message)
+    await until(() => h.seen.length >= 3, 'what the log kept')
+    h.follower.message(h.append('6-0'))
+    // 4-0 came from the log, remembered without its trimmed prev (3-0):
+    // its live message must not look like a rewound log (reset to 3-0 and
+    // 4-0, 5-0 again, as before).
+    expect(h.seen).toEqual(['1-0', '4-0', '5-0', '6-0'])
+    expect(h.resets).toEqual([toPosition('3-18446744073709551615')])
+  })
+
   test('stop before the start: ready rejects with SSE_STORE, no one hangs', async () => {
     const h = harness()
     h.following.stop()

@@ -22,8 +22,14 @@
  * - When a consumer is replaced (the connection came back after a drop),
  *   the limits may have removed events of this shard after the cursor
  *   before they were consumed (read.ts's rules tell): **reset** to just
- *   before the oldest event the shard kept, so sessions get `resync`, then
- *   consume what it kept (a later check of that cursor finds nothing lost).
+ *   before the oldest event the shard kept (the stream's last sequence for
+ *   a shard emptied), so sessions get `resync`, then consume what it kept
+ *   (a later check of that cursor finds nothing lost). The shard's first
+ *   event after the cursor is asked for too: if the consumer's first
+ *   message comes after it, the limits removed it meanwhile, and the
+ *   sessions get `resync` before that message. (Events removed while a live
+ *   consumer lags, past its first message, are not detected: JetStream
+ *   skips them, and nothing tells.)
  * - stopped: the consumer is deleted; a pending `ready` rejects.
  */
 
@@ -60,6 +66,9 @@ export class ShardFollower {
   #epoch = 0
   #cursor = 0
   #live = false
+  // After a consumer was replaced: the sequence its first message should
+  // have (the shard's first event after the cursor then), or 0.
+  #expected = 0
   #stopped = false
   // Messages that arrived before the first consumer was confirmed.
   #early: Array<{ seq: number; data: Uint8Array }> | undefined = []
@@ -144,24 +153,41 @@ export class ShardFollower {
   }
 
   async #startFrom(): Promise<number> {
-    const { access, subject, shard } = this.#source
+    const { access, subject } = this.#source
     const state = await access.snapshot()
     if (this.#epoch === 0) {
       this.#epoch = state.epoch
       this.#cursor = state.last
     } else if (!this.#compare(state, this.#cursor)) {
-      const cursor = this.#cursor
-      const removed = await removedAfter(access, subject, state, cursor)
-      if (removed !== false && !this.#stopped && this.#cursor === cursor) {
-        this.#source.report(
-          `Shard ${shard}: the stream may have removed events after ${cursor} before they were consumed; its sessions get resync, then what the stream kept`,
-          new Error(`events after sequence ${cursor} removed by the stream's limits`),
-        )
-        if (removed > cursor) this.#cursor = removed - 1
-        this.#each((handlers, position) => handlers.reset(position), 'reset')
-      }
+      await this.#lostAfter(this.#cursor, state)
+      // The shard's first event after the cursor, for the first message to
+      // come: the limits may remove it before the consumer exists.
+      this.#expected = (await access.firstOn(subject, this.#cursor + 1)) ?? 0
     }
     return this.#cursor + 1
+  }
+
+  /**
+   * Resets when the stream may have removed events of this shard after
+   * `cursor` (still the cursor) before they were consumed; see the file comment.
+   */
+  async #lostAfter(cursor: number, state: StreamSnapshot): Promise<void> {
+    const { access, subject } = this.#source
+    const removed = await removedAfter(access, subject, state, cursor)
+    if (removed === false || this.#stopped || this.#cursor !== cursor) return
+    if (state.epoch !== this.#epoch) return
+    this.#lose(removed > cursor ? removed - 1 : Math.max(cursor, state.last))
+  }
+
+  /** Events after the cursor were removed unconsumed: resync, and go on from `to`. */
+  #lose(to: number): void {
+    const { shard } = this.#source
+    this.#source.report(
+      `Shard ${shard}: the stream removed events after ${this.#cursor} before they were consumed; its sessions get resync, then what the stream kept`,
+      new Error(`events after sequence ${this.#cursor} removed by the stream's limits`),
+    )
+    this.#cursor = to
+    this.#each((handlers, position) => handlers.reset(position), 'reset')
   }
 
   /** Resets when the stream is another one, or lost what was handed over; true if it did. */
@@ -199,6 +225,12 @@ export class ShardFollower {
 
   #message(seq: number, data: Uint8Array): void {
     if (this.#stopped || seq <= this.#cursor) return
+    const expected = this.#expected
+    if (expected !== 0) {
+      this.#expected = 0
+      // Removed between the check and the consumer's start: resync before this one.
+      if (seq > expected) this.#lose(seq - 1)
+    }
     this.#cursor = seq
     const event = decodeEvent(data)
     if (event === undefined) {

@@ -44,17 +44,21 @@ const UNKNOWN: ShardReadResult = { gap: true, reason: 'unknown' }
 const EXPIRED: ShardReadResult = { gap: true, reason: 'expired' }
 
 /** Whether the stream holds every message after `seq` it ever stored (rule 1). */
-export function holdsAllAfter(state: StreamSnapshot, seq: number): boolean {
+export function holdsAllAfter(
+  state: Omit<StreamSnapshot, 'emptiesSubjects'>,
+  seq: number,
+): boolean {
   if (state.last === 0) return true
   return state.first <= seq + 1 && state.messages === state.last - state.first + 1
 }
 
 /**
  * Whether events of the shard on `subject` after `seq` may have been
- * removed, as the stream is now (`state`): not when rule 1 holds, its
- * newest event is at or before `seq`, or rule 2 holds. Otherwise the
- * sequence of its oldest event kept (past `seq + 1`), or `0` when it has
- * none (an empty shard in a stream with holes may have lost events).
+ * removed, as the stream is now (`state`): not when nothing came after
+ * `seq`, rule 1 holds, its newest event is at or before `seq`, or rule 2
+ * holds; nor when it has none and the limits never empty a subject.
+ * Otherwise the sequence of its oldest event kept (past `seq + 1`), or `0`
+ * when it has none.
  */
 export async function removedAfter(
   access: StreamAccess,
@@ -62,9 +66,9 @@ export async function removedAfter(
   state: StreamSnapshot,
   seq: number,
 ): Promise<number | false> {
-  if (holdsAllAfter(state, seq)) return false
+  if (seq >= state.last || holdsAllAfter(state, seq)) return false
   const last = await access.lastOn(subject)
-  if (last === undefined) return 0
+  if (last === undefined) return state.emptiesSubjects ? 0 : false
   if (last <= seq) return false
   const first = await access.firstOn(subject, 1)
   if (first === undefined) return 0

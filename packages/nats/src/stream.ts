@@ -37,6 +37,12 @@ export interface StreamSnapshot {
   last: number
   /** How many messages it holds. */
   messages: number
+  /**
+   * Whether its limits can remove every event of a subject (`max_age`, or
+   * stream-wide `max_msgs` or `max_bytes`); `max_msgs_per_subject` alone
+   * always keeps a subject's newest.
+   */
+  emptiesSubjects: boolean
 }
 
 /** Questions to the stream; see the file comment. */
@@ -107,8 +113,10 @@ export function createStreamAccess(
       const epoch = epochOf(stream.created)
       check(stream, epoch)
       const { first_seq: first, last_seq: last, messages } = stream.state
+      const { max_age: maxAge, max_msgs: maxMsgs, max_bytes: maxBytes } = stream.config
+      const emptiesSubjects = maxAge > 0 || maxMsgs > 0 || maxBytes > 0
       // A stream that never held a message reports first 0; every other, last + 1 when empty.
-      return { epoch, first: last === 0 ? 1 : first, last, messages }
+      return { epoch, first: last === 0 ? 1 : first, last, messages, emptiesSubjects }
     },
     async firstOn(subject, from) {
       const jsm = await manager()

@@ -198,7 +198,7 @@ describeNats('gaps', () => {
     const on = streamTarget()
     const proxy = await tcpProxy(on.servers as string)
     try {
-      const options = { shards: 2, maxLen: 5, checkInterval: 100 }
+      const options = { shards: 3, maxLen: 5, checkInterval: 100 }
       const engine = createNatsEngine({
         stream: on.stream,
         subjectPrefix: on.subjectPrefix,
@@ -212,7 +212,9 @@ describeNats('gaps', () => {
       // Another shard's older events stay while this one's are trimmed: the
       // stream has holes, so only the shard's own oldest event can tell what
       // it lost.
-      const [topic, other] = topicsOnShards(engine.shardOf, 2) as [string, string]
+      // And a shard nothing was ever published to: it lost nothing, so its
+      // sessions get no resync (they got one at every reconnect, once).
+      const [topic, other, empty] = topicsOnShards(engine.shardOf, 3) as [string, string, string]
       let gaps = 0
       const behind = createHub({
         engine,
@@ -225,6 +227,8 @@ describeNats('gaps', () => {
       const direct = on.hub(options)
       const client = memoryClient()
       await behind.subscribe(client.session, [topic]).ready
+      const quiet = memoryClient()
+      await behind.subscribe(quiet.session, [empty]).ready
       const publish = async (from: number, to: number) => {
         for (let i = from; i < to; i++) {
           await direct.publish(topic, `e${i}`)
@@ -248,6 +252,7 @@ describeNats('gaps', () => {
       await until(() => client.messages().at(-1) === 'e24', 'the events kept', 15_000)
       expect(client.resyncs()).toEqual([{ lastEventId: null, reason: 'reset' }])
       expect(gaps).toBe(1)
+      expect(quiet.events).toEqual([])
       const types = client.events.map((event) => (event.type === 'resync' ? 'resync' : event.data))
       expect(types).toEqual([
         ...Array.from({ length: 6 }, (_, i) => `e${i}`),

@@ -238,6 +238,7 @@ export class ShardFollower {
   async #read(): Promise<void> {
     // Set when this read starts just before the log's oldest entry.
     let trimmed = false
+    let resets = 0
     for (let attempt = 1; ; attempt++) {
       this.#overflowed = false
       try {
@@ -256,6 +257,9 @@ export class ShardFollower {
           if (from !== undefined && from !== this.#cursor) {
             this.#reset(from)
             trimmed = true
+            // Trimming outran the read again: each pass resyncs every session, so wait first.
+            if (++resets > 1) await this.#pause(backoff(resets - 1))
+            if (this.#stopped()) return
             continue
           }
           trimmed = false

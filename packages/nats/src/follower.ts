@@ -159,7 +159,7 @@ export class ShardFollower {
       this.#epoch = state.epoch
       this.#cursor = state.last
     } else if (!this.#compare(state, this.#cursor)) {
-      await this.#lostAfter(this.#cursor, state)
+      await this.#lostAfter(state)
       // The shard's first event after the cursor, for the first message to
       // come: the limits may remove it before the consumer exists.
       this.#expected = (await access.firstOn(subject, this.#cursor + 1)) ?? 0
@@ -168,11 +168,12 @@ export class ShardFollower {
   }
 
   /**
-   * Resets when the stream may have removed events of this shard after
-   * `cursor` (still the cursor) before they were consumed; see the file comment.
+   * Resets when the stream may have removed events of this shard after the
+   * cursor (unchanged meanwhile) before they were consumed; see the file comment.
    */
-  async #lostAfter(cursor: number, state: StreamSnapshot): Promise<void> {
+  async #lostAfter(state: StreamSnapshot): Promise<void> {
     const { access, subject } = this.#source
+    const cursor = this.#cursor
     const removed = await removedAfter(access, subject, state, cursor)
     if (removed === false || this.#stopped || this.#cursor !== cursor) return
     if (state.epoch !== this.#epoch) return

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { toolDir } from '@sse/test-utils/runtimes'
-import { TOOLS } from './launch'
+import { webRuntimeDir } from '@sse/test-utils/runtimes'
 
 const run = promisify(execFile)
 const inCi = Boolean(process.env.CI) && process.env.CI !== 'false'
@@ -25,7 +24,7 @@ async function available(what: string, install: () => Promise<unknown>): Promise
 
 /** Bun, Deno, esbuild and Miniflare with workerd, and Node 24 to run Miniflare on. */
 export const webRuntimes = await available('Bun, Deno and workerd', () =>
-  Promise.all([toolDir('web-runtimes', TOOLS), nodeVersion(24)]),
+  Promise.all([webRuntimeDir(), nodeVersion(24)]),
 )
 
 /** A Node binary of this major from the npm registry. */

@@ -1,12 +1,8 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { copyFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { toolDir } from '@sse/test-utils/runtimes'
-
-/** The runtimes and tools, from the npm registry, outside the workspace. */
-export const TOOLS = ['bun@1.4', 'deno@2.9', 'esbuild@0.27', 'miniflare@4']
+import { bundleForRuntime, toolBin, webRuntimeDir } from '@sse/test-utils/runtimes'
 
 export interface Launched {
   /** `http://127.0.0.1:N` */
@@ -14,27 +10,12 @@ export interface Launched {
   stop(): Promise<void>
 }
 
-/**
- * Bundles `src/<entry>.ts` the way a user's bundler would (the built
- * `@sse/*` packages, one ESM file) into the tools directory.
- */
-export async function bundle(dir: string, entry: 'serve' | 'worker'): Promise<string> {
-  // Installed with the runtimes, not in the workspace: typed by hand.
-  const { build } = createRequire(join(dir, 'package.json'))('esbuild') as {
-    build(options: Record<string, unknown>): Promise<unknown>
-  }
-  const outfile = join(dir, `contract-${entry}.mjs`)
-  await build({
-    entryPoints: [fileURLToPath(new URL(`../src/${entry}.ts`, import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    mainFields: ['module', 'main'],
+/** Bundles `src/<entry>.ts` into the tools directory, as a user's bundler would. */
+function bundle(dir: string, entry: 'serve' | 'worker'): Promise<string> {
+  return bundleForRuntime(dir, fileURLToPath(new URL(`../src/${entry}.ts`, import.meta.url)), {
+    name: `contract-${entry}`,
     conditions: entry === 'worker' ? ['workerd', 'worker', 'import'] : ['import'],
-    outfile,
-    logLevel: 'error',
   })
-  return outfile
 }
 
 /**
@@ -93,8 +74,8 @@ function listening(child: ChildProcess, what: string, timeoutMs = 60_000): Promi
 
 /** The contract app on Bun, Deno or workerd (Miniflare, on Node 24), on 127.0.0.1. */
 export async function launch(runtime: 'bun' | 'deno' | 'workerd'): Promise<Launched> {
-  const dir = await toolDir('web-runtimes', TOOLS)
-  const bin = (name: string) => join(dir, 'node_modules', '.bin', name)
+  const dir = await webRuntimeDir()
+  const bin = (name: string) => toolBin(dir, name)
   if (runtime === 'bun') {
     const file = await bundle(dir, 'serve')
     return listening(spawnGroup(bin('bun'), ['run', file], { cwd: dir }), 'Bun')

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 
@@ -45,6 +46,49 @@ export async function toolDir(name: string, packages: string[]): Promise<string>
   )
   writeFileSync(marker, '')
   return dir
+}
+
+/** Bun, Deno, esbuild and Miniflare with workerd: what the Web runtimes' tests and benchmarks run on. */
+export const WEB_RUNTIME_TOOLS = ['bun@1.4', 'deno@2.9', 'esbuild@0.27', 'miniflare@4']
+
+/** The directory holding {@link WEB_RUNTIME_TOOLS}, installed on first use. */
+export function webRuntimeDir(): Promise<string> {
+  return toolDir('web-runtimes', WEB_RUNTIME_TOOLS)
+}
+
+/** The path of a binary (`bun`, `deno`) in a {@link toolDir}. */
+export function toolBin(dir: string, name: string): string {
+  return join(dir, 'node_modules', '.bin', name)
+}
+
+/**
+ * Bundles `entry` the way a user's bundler would (the built `@sse/*`
+ * packages and everything else it imports, `node:` modules left as imports)
+ * into one ESM file in `dir`, a {@link webRuntimeDir}, for Bun, Deno or
+ * workerd to run. Resolves with the file's path.
+ */
+export async function bundleForRuntime(
+  dir: string,
+  entry: string,
+  options: { name: string; conditions?: string[] },
+): Promise<string> {
+  // Installed with the runtimes, not in the workspace: typed by hand.
+  const { build } = createRequire(join(dir, 'package.json'))('esbuild') as {
+    build(options: Record<string, unknown>): Promise<unknown>
+  }
+  const outfile = join(dir, `${options.name}.mjs`)
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    conditions: options.conditions ?? ['import'],
+    external: ['node:*'],
+    outfile,
+    logLevel: 'error',
+  })
+  return outfile
 }
 
 /**

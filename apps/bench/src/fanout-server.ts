@@ -23,38 +23,26 @@ import {
 import { Hono } from 'hono'
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming'
 import {
-  type ContenderId,
+  answerCommands,
+  bareStreams,
   EVENT_NAME,
-  epochUs,
+  frame,
   isContender,
-  openFileLimit,
+  listening,
+  type NodeContenderId,
   payload,
+  RUNTIMES,
   reportFailures,
-  type ServerCommand,
-  type ServerReply,
+  type ServedContender,
+  SSE_HEAD,
 } from './fanout-shared'
 
 reportFailures()
 
-interface Contender {
+interface Contender extends ServedContender {
   server: Server
-  /** Connections that completed the SSE handshake. */
-  connections(): number
-  /** Broadcasts one event; returns how many connections it was written to. */
-  publish(seq: number, sentAt: number): number | Promise<number>
 }
 
-const SSE_HEAD = {
-  'content-type': 'text/event-stream',
-  'cache-control': 'no-cache',
-  connection: 'keep-alive',
-}
-
-const textEncoder = new TextEncoder()
-
-function frame(seq: number, sentAt: number): string {
-  return `event: ${EVENT_NAME}\nid: ${seq}\ndata: ` + JSON.stringify(payload(seq, sentAt)) + '\n\n'
-}
 
 async function ours(): Promise<Contender> {
   const hub = createHub()
@@ -120,33 +108,10 @@ function honoStreamSse(): Contender {
  * bytes to every stream.
  */
 function webFloor(): Contender {
-  const controllers = new Set<ReadableStreamDefaultController<Uint8Array>>()
+  const floor = bareStreams()
   const app = new Hono()
-  app.get('/*', () => {
-    let controller!: ReadableStreamDefaultController<Uint8Array>
-    const body = new ReadableStream<Uint8Array>(
-      {
-        start(started) {
-          controller = started
-          controllers.add(started)
-        },
-        cancel() {
-          controllers.delete(controller)
-        },
-      },
-      { highWaterMark: 0 },
-    )
-    return new Response(body, { headers: SSE_HEAD })
-  })
-  return {
-    server: createAdaptorServer({ fetch: app.fetch }) as Server,
-    connections: () => controllers.size,
-    publish(seq, sentAt) {
-      const bytes = textEncoder.encode(frame(seq, sentAt))
-      for (const controller of controllers) controller.enqueue(bytes)
-      return controllers.size
-    },
-  }
+  app.get('/*', () => floor.fetch())
+  return { ...floor, server: createAdaptorServer({ fetch: app.fetch }) as Server }
 }
 
 function betterSse(): Contender {
@@ -222,7 +187,7 @@ function floor(): Contender {
 
 const id = process.argv[2]
 if (!isContender(id)) throw new Error(`fanout-server: unknown contender ${id}`)
-const makers: Record<ContenderId, () => Contender | Promise<Contender>> = {
+const makers: Record<NodeContenderId, () => Contender | Promise<Contender>> = {
   ours,
   'better-sse': betterSse,
   naive,
@@ -232,7 +197,9 @@ const makers: Record<ContenderId, () => Contender | Promise<Contender>> = {
   'hono-streamSSE': honoStreamSse,
   'web-floor': webFloor,
 }
-const contender = await makers[id]()
+if (Object.hasOwn(RUNTIMES, id))
+  throw new Error(`fanout-server: ${id} runs in fanout-web-server.ts`)
+const contender = await makers[id as NodeContenderId]()
 
 const sockets = new Set<Socket>()
 contender.server.on('connection', (socket: Socket) => {
@@ -259,57 +226,19 @@ async function drained(): Promise<void> {
 }
 
 const gc = (globalThis as { gc?: () => void }).gc
-let cpuStart: NodeJS.CpuUsage | undefined
-
-function reply(message: ServerReply): void {
-  process.send!(message)
-}
-
-async function round(events: number, firstSeq: number): Promise<void> {
-  gc?.()
-  cpuStart = process.cpuUsage()
-  let firstPublishUs = 0
-  let delivered = 0
-  for (let k = 0; k < events; k++) {
-    const sentAt = epochUs()
-    if (k === 0) firstPublishUs = sentAt
-    delivered += await contender.publish(firstSeq + k, sentAt)
-    await drained()
-  }
-  reply({ type: 'published', firstPublishUs, delivered })
-}
-
-process.on('message', (command: ServerCommand) => {
-  switch (command.type) {
-    case 'rss':
-      void (async () => {
-        // Let connection set-up garbage die, so RSS reflects what stays.
-        for (let i = 0; i < 3; i++) {
-          gc?.()
-          await setTimeout(20)
-        }
-        const { rss, heapUsed } = process.memoryUsage()
-        reply({ type: 'rss', rss, heapUsed, connections: contender.connections() })
-      })()
-      break
-    case 'round':
-      void round(command.events, command.firstSeq)
-      break
-    case 'end': {
-      const cpu = process.cpuUsage(cpuStart)
-      reply({ type: 'cpu', cpuUs: cpu.user + cpu.system })
-      break
-    }
-    case 'exit':
-      contender.server.close()
-      for (const socket of sockets) socket.destroy()
-      // process.exit, not a natural end: --cpu-prof writes its profile then too.
-      process.exit(0)
-  }
+answerCommands(contender, {
+  collect: () => gc?.(),
+  pace: drained,
+  exit() {
+    contender.server.close()
+    for (const socket of sockets) socket.destroy()
+    // process.exit, not a natural end: --cpu-prof writes its profile then too.
+    process.exit(0)
+  },
 })
 
 contender.server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => {
   const address = contender.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
-  reply({ type: 'listening', port: address.port, fileLimit: openFileLimit() })
+  listening(address.port)
 })

@@ -14,7 +14,22 @@ export const CONTENDERS = {
   'hono-streamSSE': "Hono's streamSSE: writeSSE per stream on @hono/node-server",
   'web-floor':
     'Web floor: one Uint8Array enqueued to each bare ReadableStream, Hono on @hono/node-server',
+  'bun-web': "ours, Web binding: core's sse() on Bun.serve + core hub",
+  'bun-web-floor': 'Web floor on Bun: one Uint8Array enqueued to each bare ReadableStream',
+  'deno-web': "ours, Web binding: core's sse() on Deno.serve + core hub",
+  'deno-web-floor': 'Web floor on Deno: one Uint8Array enqueued to each bare ReadableStream',
 } as const
+
+/** The runtime a contender's server runs on (`fanout-web-server.ts`): Node unless named here. */
+export const RUNTIMES = {
+  'bun-web': 'bun',
+  'bun-web-floor': 'bun',
+  'deno-web': 'deno',
+  'deno-web-floor': 'deno',
+} as const satisfies Partial<Record<ContenderId, 'bun' | 'deno'>>
+
+/** The contenders `fanout-server.ts` serves on Node. */
+export type NodeContenderId = Exclude<ContenderId, keyof typeof RUNTIMES>
 
 export type ContenderId = keyof typeof CONTENDERS
 
@@ -51,6 +66,18 @@ export function payload(seq: number, sentAt: number) {
 
 export const EVENT_NAME = 'notification'
 
+/** The response head of the contenders written by hand. */
+export const SSE_HEAD = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+}
+
+/** The event as the floors and the naive loop write it, by hand. */
+export function frame(seq: number, sentAt: number): string {
+  return `event: ${EVENT_NAME}\nid: ${seq}\ndata: ` + JSON.stringify(payload(seq, sentAt)) + '\n\n'
+}
+
 /** The soft limit on open files of this process, from `/proc/self/limits`. */
 export function openFileLimit(): number {
   const line = readFileSync('/proc/self/limits', 'utf8')
@@ -63,7 +90,9 @@ export function openFileLimit(): number {
 // Parent → server.
 export type ServerCommand =
   | { type: 'rss' }
-  | { type: 'round'; events: number; firstSeq: number }
+  // `gc`: collect first (a round of one event at a time collects only
+  // before its first event, so that each event's garbage is paid for).
+  | { type: 'round'; events: number; firstSeq: number; gc: boolean }
   | { type: 'end' }
   | { type: 'exit' }
 
@@ -107,4 +136,116 @@ export function reportFailures(): void {
   }
   process.on('uncaughtException', fail)
   process.on('unhandledRejection', fail)
+}
+
+/** What a server process's contender does, whichever runtime serves it. */
+export interface ServedContender {
+  /** Connections that completed the SSE handshake. */
+  connections(): number
+  /** Broadcasts one event; returns how many connections it was written to. */
+  publish(seq: number, sentAt: number): number | Promise<number>
+}
+
+/**
+ * Answers the parent's commands in a server process (`fanout-server.ts` on
+ * Node, `fanout-web-server.ts` on Bun and Deno): memory after a full
+ * collection, rounds of events published through `pace`, CPU time since the
+ * round began, exit.
+ */
+export function answerCommands(
+  contender: ServedContender,
+  runtime: {
+    /** A full garbage collection, where the runtime exposes one. */
+    collect(): void
+    /** Resolves when the next event may be published. */
+    pace(): Promise<void>
+    exit(): void
+  },
+): void {
+  const reply = (message: ServerReply): void => {
+    process.send!(message)
+  }
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+  let cpuStart: NodeJS.CpuUsage | undefined
+
+  const round = async (events: number, firstSeq: number, gc: boolean): Promise<void> => {
+    if (gc) runtime.collect()
+    cpuStart = process.cpuUsage()
+    let firstPublishUs = 0
+    let delivered = 0
+    for (let k = 0; k < events; k++) {
+      const sentAt = epochUs()
+      if (k === 0) firstPublishUs = sentAt
+      delivered += await contender.publish(firstSeq + k, sentAt)
+      await runtime.pace()
+    }
+    reply({ type: 'published', firstPublishUs, delivered })
+  }
+
+  process.on('message', (command: ServerCommand) => {
+    switch (command.type) {
+      case 'rss':
+        void (async () => {
+          // Let connection set-up garbage die, so RSS reflects what stays.
+          for (let i = 0; i < 3; i++) {
+            runtime.collect()
+            await sleep(20)
+          }
+          const { rss, heapUsed } = process.memoryUsage()
+          reply({ type: 'rss', rss, heapUsed, connections: contender.connections() })
+        })()
+        break
+      case 'round':
+        void round(command.events, command.firstSeq, command.gc)
+        break
+      case 'end': {
+        const cpu = process.cpuUsage(cpuStart)
+        reply({ type: 'cpu', cpuUs: cpu.user + cpu.system })
+        break
+      }
+      case 'exit':
+        runtime.exit()
+    }
+  })
+}
+
+/** Tells the parent the server listens. */
+export function listening(port: number): void {
+  process.send!({ type: 'listening', port, fileLimit: openFileLimit() } satisfies ServerReply)
+}
+
+/**
+ * A Web floor: one bare `ReadableStream` per request, no pull; a broadcast
+ * encodes the frame once and enqueues the same bytes to every stream.
+ * `opening`: a first chunk for every stream (Bun completes a streaming
+ * response's head only with the body's first chunk).
+ */
+export function bareStreams(opening?: Uint8Array): ServedContender & { fetch(): Response } {
+  const controllers = new Set<ReadableStreamDefaultController<Uint8Array>>()
+  const encoder = new TextEncoder()
+  return {
+    fetch() {
+      let controller!: ReadableStreamDefaultController<Uint8Array>
+      const body = new ReadableStream<Uint8Array>(
+        {
+          start(started) {
+            controller = started
+            controllers.add(started)
+            if (opening !== undefined) started.enqueue(opening)
+          },
+          cancel() {
+            controllers.delete(controller)
+          },
+        },
+        { highWaterMark: 0 },
+      )
+      return new Response(body, { headers: SSE_HEAD })
+    },
+    connections: () => controllers.size,
+    publish(seq, sentAt) {
+      const bytes = encoder.encode(frame(seq, sentAt))
+      for (const controller of controllers) controller.enqueue(bytes)
+      return controllers.size
+    },
+  }
 }

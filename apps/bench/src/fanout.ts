@@ -13,6 +13,12 @@
  * least (the server reads each with `reader.read()`, writes it through
  * `ServerResponse.write`).
  *
+ * On Bun and Deno (`fanout-web-server.ts`, bundled into one file as a user's
+ * bundler would): ours through core's plain Web binding, `sse()` served by
+ * `Bun.serve` or `Deno.serve`, and each runtime's Web floor. They are in a
+ * case of their own, with ours on node-http and the Web paths on
+ * `@hono/node-server` for reference, paced one event at a time (below).
+ *
  * Processes: this one orchestrates. Each contender's server runs in its own
  * process (`fanout-server.ts`), and so do its clients (`fanout-client.ts`:
  * raw sockets that only count events and read their timestamps). Children
@@ -44,11 +50,13 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { bundleForRuntime, toolBin, webRuntimeDir } from '@sse/test-utils/runtimes'
 import {
   type ClientCommand,
   type ClientReply,
   CONTENDERS,
   type ContenderId,
+  RUNTIMES,
   type ServerCommand,
   type ServerReply,
 } from './fanout-shared'
@@ -60,11 +68,41 @@ export const question = 'fanout'
 // client CPU on loopback (most of it in the kernel), and eight contenders ×
 // four rounds must fit in a few minutes per case. Longer rounds change
 // little: the client keeps up, so latency is one fan-out loop, not a backlog.
+//
+// The last case asks how the Web binding fares where it is the native path,
+// on Bun and Deno, where no socket is visible to pace by: every row of it
+// goes one event at a time (published once every client has the one
+// before), so no contender's frames can pile up and leave in fewer writes.
+// Its latencies are those of one event reaching every connection, and its
+// events/s is the rate of deliveries while an event fans out.
 const SIZES = {
-  '1,000 connections': { connections: 1_000, events: 100 },
-  '5,000 connections': { connections: 5_000, events: 40 },
-  '10,000 connections': { connections: 10_000, events: 30 },
+  '1,000 connections': { connections: 1_000, events: 100, oneAtATime: false },
+  '5,000 connections': { connections: 5_000, events: 40, oneAtATime: false },
+  '10,000 connections': { connections: 10_000, events: 30, oneAtATime: false },
+  '10,000 connections, Web runtimes, one event at a time': {
+    connections: 10_000,
+    events: 30,
+    oneAtATime: true,
+  },
 } as const
+
+/** Each Web floor, and ours on a Web stream on the same server. */
+const WEB_FLOORS: Partial<Record<ContenderId, ContenderId>> = {
+  'web-floor': 'hono-web',
+  'bun-web-floor': 'bun-web',
+  'deno-web-floor': 'deno-web',
+}
+
+/** The contenders of the Web runtimes' case: ours on Node for reference, then the Web paths. */
+const WEB_CASE: readonly ContenderId[] = [
+  'ours',
+  'hono-web',
+  'web-floor',
+  'bun-web',
+  'bun-web-floor',
+  'deno-web',
+  'deno-web-floor',
+]
 
 export const cases = Object.keys(SIZES) as (keyof typeof SIZES)[]
 
@@ -73,6 +111,7 @@ const ROUNDS = 3
 const WANTED_FILE_LIMIT = 65_536
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url))
 const SERVER = fileURLToPath(new URL('./fanout-server.ts', import.meta.url))
+const WEB_SERVER = fileURLToPath(new URL('./fanout-web-server.ts', import.meta.url))
 const CLIENT = fileURLToPath(new URL('./fanout-client.ts', import.meta.url))
 // Set to a directory to write each server's `--cpu-prof` profiles under it.
 const CPU_PROF_DIR = process.env['FANOUT_CPU_PROF']
@@ -95,28 +134,21 @@ class Child<Command, Reply extends { type: string }> {
   #failure: Error | undefined
   #stderr = ''
 
+  /** `command`: the program and its arguments (see {@link onNode}). */
   constructor(
     readonly name: string,
-    script: string,
-    args: string[],
+    command: string[],
     limit: number,
-    nodeArgs: string[] = [],
   ) {
-    // `ulimit` is a shell builtin: raise the limit in bash, then exec node in
-    // its place (same pid, same IPC descriptor).
+    // `ulimit` is a shell builtin: raise the limit in bash, then exec the
+    // runtime in its place (same pid, same IPC descriptor).
     this.#process = spawn(
       'bash',
-      [
-        '-c',
-        'ulimit -n "$0" && exec "$@"',
-        String(limit),
-        process.execPath,
-        ...process.execArgv,
-        ...nodeArgs,
-        script,
-        ...args,
-      ],
-      { cwd: APP_DIR, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
+      ['-c', 'ulimit -n "$0" && exec "$@"', String(limit), ...command],
+      {
+        cwd: APP_DIR,
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      },
     )
     this.#process.stderr!.on('data', (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString()).slice(-4000)
@@ -177,6 +209,30 @@ class Child<Command, Reply extends { type: string }> {
   }
 }
 
+/** `script` on this Node, with this process's flags (the tsx loader, --expose-gc). */
+function onNode(script: string, args: string[], nodeArgs: string[] = []): string[] {
+  return [process.execPath, ...process.execArgv, ...nodeArgs, script, ...args]
+}
+
+/**
+ * The command that runs a contender's server: `fanout-server.ts` on Node, or
+ * `fanout-web-server.ts`, bundled once per run, on Bun or Deno.
+ */
+async function serverCommand(id: ContenderId, nodeArgs: string[]): Promise<string[]> {
+  const runtime = RUNTIMES[id as keyof typeof RUNTIMES]
+  if (runtime === undefined) return onNode(SERVER, [id], nodeArgs)
+  webServer ??= (async () => {
+    const dir = await webRuntimeDir()
+    const file = await bundleForRuntime(dir, WEB_SERVER, { name: 'fanout-web-server' })
+    return { dir, file }
+  })()
+  const { dir, file } = await webServer
+  return runtime === 'bun'
+    ? [toolBin(dir, 'bun'), file, id]
+    : [toolBin(dir, 'deno'), 'run', '-A', '--v8-flags=--expose-gc', file, id]
+}
+let webServer: Promise<{ dir: string; file: string }> | undefined
+
 interface Round {
   eventsPerSec: number
   bytesPerSec: number
@@ -223,11 +279,42 @@ async function connect(contender: Contender, connections: number): Promise<void>
   }
 }
 
-async function round(contender: Contender, connections: number, events: number): Promise<Round> {
+/** `events` events to every connection, as fast as the sockets drain, or one at a time. */
+async function round(
+  contender: Contender,
+  connections: number,
+  events: number,
+  oneAtATime: boolean,
+): Promise<Round> {
+  if (!oneAtATime) return await exchange(contender, connections, events, true)
+  const parts: Exchanged[] = []
+  for (let k = 0; k < events; k++) parts.push(await exchange(contender, connections, 1, k === 0))
+  // Sums over the events, and the median event's latencies.
+  const seconds = parts.reduce((sum, part) => sum + part.seconds, 0)
+  const deliveries = connections * events
+  return {
+    eventsPerSec: deliveries / seconds,
+    bytesPerSec: parts.reduce((sum, part) => sum + part.bytes, 0) / seconds,
+    serverCpuUsPerEvent: parts.reduce((sum, part) => sum + part.cpuUs, 0) / deliveries,
+    clientBusy: parts.reduce((sum, part) => sum + part.clientCpuUs, 0) / (seconds * 1e6),
+    p50Us: median(parts.map((part) => part.p50Us)),
+    p99Us: median(parts.map((part) => part.p99Us)),
+  }
+}
+
+type Exchanged = Round & { seconds: number; bytes: number; cpuUs: number; clientCpuUs: number }
+
+/** One round as the server and the client measured it. */
+async function exchange(
+  contender: Contender,
+  connections: number,
+  events: number,
+  gc: boolean,
+): Promise<Exchanged> {
   const { server, client } = contender
   client.send({ type: 'expect', events })
   await client.next('expecting', 30)
-  server.send({ type: 'round', events, firstSeq: contender.nextSeq })
+  server.send({ type: 'round', events, firstSeq: contender.nextSeq, gc })
   contender.nextSeq += events
   const [published, received] = await Promise.all([
     server.next('published', 150),
@@ -244,6 +331,10 @@ async function round(contender: Contender, connections: number, events: number):
   }
   const seconds = (received.lastReceiveUs - published.firstPublishUs) / 1e6
   return {
+    seconds,
+    bytes: received.bytes,
+    cpuUs,
+    clientCpuUs: received.cpuUs,
     eventsPerSec: deliveries / seconds,
     bytesPerSec: received.bytes / seconds,
     serverCpuUsPerEvent: cpuUs / deliveries,
@@ -264,15 +355,17 @@ function ms(us: number): string {
 }
 
 export async function run(caseName: string): Promise<Row[]> {
-  const { connections, events } = SIZES[caseName as keyof typeof SIZES]
+  const { connections, events, oneAtATime } = SIZES[caseName as keyof typeof SIZES]
   const limit = fileLimit()
   if (limit < connections + 100) {
     throw new Error(`fanout: open-file hard limit ${limit} is too low for ${connections} sockets`)
   }
 
-  const ids = (Object.keys(CONTENDERS) as ContenderId[]).filter(
-    (id) => ONLY === undefined || id === 'ours' || ONLY.split(',').includes(id),
-  )
+  const ids = (
+    oneAtATime
+      ? WEB_CASE
+      : (Object.keys(CONTENDERS) as ContenderId[]).filter((id) => !Object.hasOwn(RUNTIMES, id))
+  ).filter((id) => ONLY === undefined || id === 'ours' || ONLY.split(',').includes(id))
   const contenders: Contender[] = []
   try {
     for (const id of ids) {
@@ -283,10 +376,8 @@ export async function run(caseName: string): Promise<Row[]> {
             ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}/${id}-${connections}`]
       const server = new Child<ServerCommand, ServerReply>(
         `${id} server`,
-        SERVER,
-        [id],
+        await serverCommand(id, profile),
         limit,
-        profile,
       )
       contenders.push({
         id,
@@ -307,8 +398,7 @@ export async function run(caseName: string): Promise<Row[]> {
       contender.server.send({ type: 'rss' })
       contender.client = new Child(
         `${contender.id} client`,
-        CLIENT,
-        [String(listening.port)],
+        onNode(CLIENT, [String(listening.port)]),
         limit,
       )
     }
@@ -323,12 +413,12 @@ export async function run(caseName: string): Promise<Row[]> {
 
     // A warm-up round each (JIT, socket buffers), then rounds in rotating order.
     for (const contender of contenders) {
-      await round(contender, connections, Math.ceil(events / 5))
+      await round(contender, connections, Math.ceil(events / 5), oneAtATime)
     }
     for (let r = 0; r < ROUNDS; r++) {
       for (let k = 0; k < contenders.length; k++) {
         const contender = contenders[(k + r) % contenders.length]!
-        contender.rounds.push(await round(contender, connections, events))
+        contender.rounds.push(await round(contender, connections, events, oneAtATime))
         log(`${contender.id}: round ${r + 1} of ${ROUNDS}`)
       }
     }
@@ -355,10 +445,16 @@ export async function run(caseName: string): Promise<Row[]> {
     }
   })
   const ours = summary[0]!
-  // The Web floor bounds what any Web stream can cost on this server: ours on
-  // one is compared with it too.
-  const web = summary.find((s) => s.c.id === 'hono-web')
+  // A Web floor bounds what any Web stream can cost on its server: ours on
+  // that server is compared with it too.
+  const webOn = (floor: ContenderId) => summary.find((s) => s.c.id === WEB_FLOORS[floor])
   const limitNote = limit < WANTED_FILE_LIMIT ? `, the hard limit; ${WANTED_FILE_LIMIT} wanted` : ''
+  type Summary = (typeof summary)[number]
+  const withWeb = (web: Summary | undefined, s: Summary): string =>
+    web === undefined
+      ? ''
+      : `; ours on this Web stream / this = ${(web.cpu / s.cpu).toFixed(2)}x CPU/event, ` +
+        `${(web.c.rssPerConnection / s.c.rssPerConnection).toFixed(2)}x RSS/conn`
   return summary.map((s) => ({
     question,
     case: `${caseName} × ${events} events, ${ROUNDS} rounds (ulimit -n ${limit}${limitNote})`,
@@ -377,9 +473,6 @@ export async function run(caseName: string): Promise<Row[]> {
         : `ours / this = ${(ours.eventsPerSec / s.eventsPerSec).toFixed(2)}x events/s, ` +
           `${(ours.cpu / s.cpu).toFixed(2)}x CPU/event, ` +
           `${(ours.c.rssPerConnection / s.c.rssPerConnection).toFixed(2)}x RSS/conn` +
-          (s.c.id === 'web-floor' && web !== undefined
-            ? `; ours on a Web stream / this = ${(web.cpu / s.cpu).toFixed(2)}x CPU/event, ` +
-              `${(web.c.rssPerConnection / s.c.rssPerConnection).toFixed(2)}x RSS/conn`
-            : ''),
+          withWeb(webOn(s.c.id), s),
   }))
 }

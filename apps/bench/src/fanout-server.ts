@@ -43,7 +43,6 @@ interface Contender extends ServedContender {
   server: Server
 }
 
-
 async function ours(): Promise<Contender> {
   const hub = createHub()
   const server = createHttpServer(

@@ -9,6 +9,7 @@ import {
   clientIds,
   describeRedis,
   killClients,
+  monitorRedis,
   recordingSession,
   testRedisAnswers,
   uniquePrefix,
@@ -76,9 +77,8 @@ describeRedis('faults', () => {
   })
 
   test('forged Last-Event-IDs never reach Redis: every history read starts at a canonical stream id', async () => {
-    const monitor = await adminClient(redis.url).monitor()
-    const seen: string[][] = []
-    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args))
+    const monitor = await monitorRedis(redis.url)
+    const { seen } = monitor
     const { hub, engine } = hubOn(redis.url, { shards: 4 })
     await hub.publish('users/1', 'something to read')
     const shard = engine.shardOf('users/1')
@@ -108,7 +108,7 @@ describeRedis('faults', () => {
       () => seen.some((args) => args.some((arg) => arg.includes('marker'))),
       'the monitor',
     )
-    monitor.disconnect()
+    monitor.stop()
     const ranges = seen.filter((args) => /^x(rev)?range$/i.test(args[0]!))
     expect(ranges.length).toBeGreaterThan(0)
     for (const [, , start] of ranges)

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import {
   createHub,
   createParser,
@@ -100,6 +102,71 @@ export async function killClients(admin: Redis, namePrefix: string): Promise<num
     killed += Number(await admin.call('CLIENT', 'KILL', 'ID', id))
   }
   return killed
+}
+
+/**
+ * Every command the Redis at `url` runs from now on (each as its arguments),
+ * until `stop()`: MONITOR on a socket of its own, its lines parsed here.
+ * Not ioredis's `monitor()`: disconnecting it while a busy server still sent
+ * lines made ioredis, no longer monitoring, take them for replies to no
+ * command and throw out of the test ("Command queue state error").
+ */
+export async function monitorRedis(url: string): Promise<{ seen: string[][]; stop(): void }> {
+  const { hostname, port } = new URL(url)
+  const socket = connect({ host: hostname, port: Number(port || 6379) })
+  socket.on('error', () => undefined)
+  await once(socket, 'connect')
+  const seen: string[][] = []
+  let buffered = ''
+  let started = false
+  const ready = new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1')
+      let end = buffered.indexOf('\r\n')
+      while (end !== -1) {
+        const line = buffered.slice(0, end)
+        buffered = buffered.slice(end + 2)
+        if (!started) {
+          if (line !== '+OK') reject(new Error(`MONITOR answered ${line}`))
+          started = true
+          resolve()
+        } else if (line.startsWith('+')) seen.push(monitorArgs(line))
+        end = buffered.indexOf('\r\n')
+      }
+    })
+  })
+  socket.write('MONITOR\r\n')
+  await ready
+  return { seen, stop: () => socket.destroy() }
+}
+
+/**
+ * The arguments of one MONITOR line (`+<time> [<db> <client>] "arg" ...`),
+ * unquoted as Redis quotes them (backslash escapes and `\xHH`), in UTF-8.
+ */
+function monitorArgs(line: string): string[] {
+  const args: string[] = []
+  let i = line.indexOf('] ') + 2
+  while (i < line.length && line[i] === '"') {
+    const bytes: number[] = []
+    i++
+    while (line[i] !== '"') {
+      let c = line[i++]!
+      if (c === '\\') {
+        c = line[i++]!
+        if (c === 'x') {
+          bytes.push(Number.parseInt(line.slice(i, i + 2), 16))
+          i += 2
+          continue
+        }
+        c = { n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b' }[c] ?? c
+      }
+      bytes.push(c.charCodeAt(0))
+    }
+    args.push(Buffer.from(bytes).toString('utf8'))
+    i += 2
+  }
+  return args
 }
 
 // One `until` for every package's tests.

@@ -90,9 +90,11 @@ export function openFileLimit(): number {
 // Parent → server.
 export type ServerCommand =
   | { type: 'rss' }
-  // `gc`: collect first (a round of one event at a time collects only
-  // before its first event, so that each event's garbage is paid for).
-  | { type: 'round'; events: number; firstSeq: number; gc: boolean }
+  // `start`: a round begins here: collect garbage, then count CPU from now
+  // on. A round of one event at a time is several of these commands, only
+  // the first of them `start`, so that each event's garbage is paid for and
+  // the CPU between its events (the parent's messages) is counted too.
+  | { type: 'round'; events: number; firstSeq: number; start: boolean }
   | { type: 'end' }
   | { type: 'exit' }
 
@@ -168,9 +170,11 @@ export function answerCommands(
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
   let cpuStart: NodeJS.CpuUsage | undefined
 
-  const round = async (events: number, firstSeq: number, gc: boolean): Promise<void> => {
-    if (gc) runtime.collect()
-    cpuStart = process.cpuUsage()
+  const round = async (events: number, firstSeq: number, start: boolean): Promise<void> => {
+    if (start) {
+      runtime.collect()
+      cpuStart = process.cpuUsage()
+    }
     let firstPublishUs = 0
     let delivered = 0
     for (let k = 0; k < events; k++) {
@@ -196,9 +200,10 @@ export function answerCommands(
         })()
         break
       case 'round':
-        void round(command.events, command.firstSeq, command.gc)
+        void round(command.events, command.firstSeq, command.start)
         break
       case 'end': {
+        // Since the round's start.
         const cpu = process.cpuUsage(cpuStart)
         reply({ type: 'cpu', cpuUs: cpu.user + cpu.system })
         break

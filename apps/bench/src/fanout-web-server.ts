@@ -71,8 +71,9 @@ const id = process.argv[2] as ContenderId
 const on = RUNTIMES[id as keyof typeof RUNTIMES]
 if (on === undefined) throw new Error(`fanout-web-server: ${id} is not served on Bun or Deno`)
 // Bun completes a streaming response's head only with the body's first
-// chunk: a comment opens each floor stream (ours opens with its
-// subscription's position), so that the client sees the head at once.
+// chunk: a comment opens each floor stream, on Deno too so that both floors
+// do the same (ours opens with its subscription's position), and the client
+// sees the head at once.
 const contender = id.endsWith('-floor') ? bareStreams(new TextEncoder().encode(':\n\n')) : ours()
 
 answerCommands(contender, {

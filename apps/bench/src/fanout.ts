@@ -26,7 +26,11 @@
  * builtin. All servers stay up while rounds alternate between them in
  * rotating order, so load from other processes falls on every contender alike.
  *
- * Pacing, the same for all: as fast as the sockets drain. The server publishes
+ * Pacing, the same for all contenders of a case: as fast as the sockets
+ * drain, except in the Web runtimes' case (one event at a time: see SIZES,
+ * and `round`; there the Node servers still wait for their sockets too,
+ * which costs them a scan of 10,000 sockets per event, ~0.02 µs per
+ * delivery). Draining: the server publishes
  * an event, gives the event loop a turn, waits while any socket still holds
  * bytes in user land, then publishes the next. A saturating rate, because the
  * question is how many events a server can deliver; a fixed rate would give
@@ -40,7 +44,8 @@
  * - server CPU per event: the server's `process.cpuUsage()` (user + system)
  *   from the start of the round until the client has every event, over N × M;
  * - latency p50/p99: receive time minus the send time carried in each event,
- *   over all N × M deliveries. Both processes read `performance.timeOrigin +
+ *   over all N × M deliveries (one event at a time: the median over the
+ *   events of each event's p50 and p99). Both processes read `performance.timeOrigin +
  *   performance.now()` (see `epochUs`): microseconds, on one time base across
  *   processes of one machine, where `Date.now()` has whole milliseconds and
  *   `process.hrtime` a per-process origin.
@@ -223,7 +228,10 @@ async function serverCommand(id: ContenderId, nodeArgs: string[]): Promise<strin
   if (runtime === undefined) return onNode(SERVER, [id], nodeArgs)
   webServer ??= (async () => {
     const dir = await webRuntimeDir()
-    const file = await bundleForRuntime(dir, WEB_SERVER, { name: 'fanout-web-server' })
+    const file = await bundleForRuntime(dir, WEB_SERVER, {
+      name: 'fanout-web-server',
+      nodeModules: true,
+    })
     return { dir, file }
   })()
   const { dir, file } = await webServer
@@ -289,19 +297,22 @@ async function round(
   if (!oneAtATime) return await exchange(contender, connections, events, true)
   const parts: Exchanged[] = []
   for (let k = 0; k < events; k++) parts.push(await exchange(contender, connections, 1, k === 0))
-  // Sums over the events, and the median event's latencies.
+  // Sums over the events, and the median event's latencies. The server's CPU
+  // is one reading from the round's start to its last event (it includes
+  // the messages between events, a few per event, against 10,000 deliveries).
   const seconds = parts.reduce((sum, part) => sum + part.seconds, 0)
   const deliveries = connections * events
   return {
     eventsPerSec: deliveries / seconds,
     bytesPerSec: parts.reduce((sum, part) => sum + part.bytes, 0) / seconds,
-    serverCpuUsPerEvent: parts.reduce((sum, part) => sum + part.cpuUs, 0) / deliveries,
+    serverCpuUsPerEvent: parts.at(-1)!.cpuUs / deliveries,
     clientBusy: parts.reduce((sum, part) => sum + part.clientCpuUs, 0) / (seconds * 1e6),
     p50Us: median(parts.map((part) => part.p50Us)),
     p99Us: median(parts.map((part) => part.p99Us)),
   }
 }
 
+/** `cpuUs`: the server's, since the start of its round (for one event at a time, of all of them so far). */
 type Exchanged = Round & { seconds: number; bytes: number; cpuUs: number; clientCpuUs: number }
 
 /** One round as the server and the client measured it. */
@@ -309,12 +320,12 @@ async function exchange(
   contender: Contender,
   connections: number,
   events: number,
-  gc: boolean,
+  start: boolean,
 ): Promise<Exchanged> {
   const { server, client } = contender
   client.send({ type: 'expect', events })
   await client.next('expecting', 30)
-  server.send({ type: 'round', events, firstSeq: contender.nextSeq, gc })
+  server.send({ type: 'round', events, firstSeq: contender.nextSeq, start })
   contender.nextSeq += events
   const [published, received] = await Promise.all([
     server.next('published', 150),
@@ -361,11 +372,23 @@ export async function run(caseName: string): Promise<Row[]> {
     throw new Error(`fanout: open-file hard limit ${limit} is too low for ${connections} sockets`)
   }
 
-  const ids = (
+  let ids = (
     oneAtATime
       ? WEB_CASE
       : (Object.keys(CONTENDERS) as ContenderId[]).filter((id) => !Object.hasOwn(RUNTIMES, id))
   ).filter((id) => ONLY === undefined || id === 'ours' || ONLY.split(',').includes(id))
+  // Bun and Deno come from the npm registry: without them the case still
+  // runs its Node rows, and says what is missing.
+  let missing = ''
+  if (ids.some((id) => Object.hasOwn(RUNTIMES, id))) {
+    try {
+      await webRuntimeDir()
+    } catch (error) {
+      missing = `; no Bun or Deno rows: they could not be installed (${(error as Error).message.split('\n')[0]})`
+      log(missing.slice(2))
+      ids = ids.filter((id) => !Object.hasOwn(RUNTIMES, id))
+    }
+  }
   const contenders: Contender[] = []
   try {
     for (const id of ids) {
@@ -457,7 +480,7 @@ export async function run(caseName: string): Promise<Row[]> {
         `${(web.c.rssPerConnection / s.c.rssPerConnection).toFixed(2)}x RSS/conn`
   return summary.map((s) => ({
     question,
-    case: `${caseName} × ${events} events, ${ROUNDS} rounds (ulimit -n ${limit}${limitNote})`,
+    case: `${caseName} × ${events} events, ${ROUNDS} rounds (ulimit -n ${limit}${limitNote}${missing})`,
     contender:
       `${CONTENDERS[s.c.id]} — server CPU ${s.cpu.toFixed(2)} µs/event, ` +
       `latency p50 ${ms(s.p50)} p99 ${ms(s.p99)}, ` +

@@ -63,14 +63,15 @@ export function toolBin(dir: string, name: string): string {
 
 /**
  * Bundles `entry` the way a user's bundler would (the built `@sse/*`
- * packages and everything else it imports, `node:` modules left as imports)
- * into one ESM file in `dir`, a {@link webRuntimeDir}, for Bun, Deno or
- * workerd to run. Resolves with the file's path.
+ * packages and everything else it imports) into one ESM file in `dir`, a
+ * {@link webRuntimeDir}, for Bun, Deno or workerd to run. Resolves with the
+ * file's path. A `node:` import fails the bundle unless `nodeModules` is
+ * set (then it stays an import, for Bun's and Deno's own).
  */
 export async function bundleForRuntime(
   dir: string,
   entry: string,
-  options: { name: string; conditions?: string[] },
+  options: { name: string; conditions?: string[]; nodeModules?: boolean },
 ): Promise<string> {
   // Installed with the runtimes, not in the workspace: typed by hand.
   const { build } = createRequire(join(dir, 'package.json'))('esbuild') as {
@@ -84,7 +85,7 @@ export async function bundleForRuntime(
     platform: 'neutral',
     mainFields: ['module', 'main'],
     conditions: options.conditions ?? ['import'],
-    external: ['node:*'],
+    external: options.nodeModules === true ? ['node:*'] : [],
     outfile,
     logLevel: 'error',
   })

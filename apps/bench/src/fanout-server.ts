@@ -12,7 +12,6 @@ import { createServer as createHttpServer, type ServerResponse } from 'node:http
 import { createServer as createNetServer, type Server, type Socket } from 'node:net'
 import { setImmediate, setTimeout } from 'node:timers/promises'
 import { createAdaptorServer } from '@hono/node-server'
-import { createHub } from '@sse/core'
 import { sse as honoSse } from '@sse/hono'
 import { sse as honoNodeSse } from '@sse/hono/node'
 import { sse } from '@sse/node-http'
@@ -22,16 +21,16 @@ import {
 } from 'better-sse'
 import { Hono } from 'hono'
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming'
+import { hubContender } from './fanout-hub'
 import {
   answerCommands,
   bareStreams,
   EVENT_NAME,
   frame,
-  isContender,
+  isNodeContender,
   listening,
   type NodeContenderId,
   payload,
-  RUNTIMES,
   reportFailures,
   type ServedContender,
   SSE_HEAD,
@@ -43,38 +42,17 @@ interface Contender extends ServedContender {
   server: Server
 }
 
-async function ours(): Promise<Contender> {
-  const hub = createHub()
-  const server = createHttpServer(
-    sse((session) => hub.subscribe(session, 'fanout').ready, { retry: false, heartbeat: false }),
-  )
-  return {
-    server,
-    connections: () => hub.size,
-    publish: async (seq, sentAt) => {
-      await hub.publish('fanout', payload(seq, sentAt), { event: EVENT_NAME })
-      // Every session subscribes to the one topic; the clients count what arrived.
-      return hub.size
-    },
-  }
+function ours(): Contender {
+  const contender = hubContender(sse)
+  return { ...contender, server: createHttpServer(contender.handler) }
 }
 
 /** Ours on Hono on @hono/node-server, through one of @sse/hono's entry points. */
 function onHono(entry: typeof honoSse): Contender {
-  const hub = createHub()
+  const contender = hubContender(entry)
   const app = new Hono()
-  app.get(
-    '/*',
-    entry((session) => hub.subscribe(session, 'fanout').ready, { retry: false, heartbeat: false }),
-  )
-  return {
-    server: createAdaptorServer({ fetch: app.fetch }) as Server,
-    connections: () => hub.size,
-    publish: async (seq, sentAt) => {
-      await hub.publish('fanout', payload(seq, sentAt), { event: EVENT_NAME })
-      return hub.size
-    },
-  }
+  app.get('/*', contender.handler)
+  return { ...contender, server: createAdaptorServer({ fetch: app.fetch }) as Server }
 }
 
 /** Hono's own helper, as its docs broadcast: `writeSSE` to every open stream. */
@@ -185,8 +163,8 @@ function floor(): Contender {
 }
 
 const id = process.argv[2]
-if (!isContender(id)) throw new Error(`fanout-server: unknown contender ${id}`)
-const makers: Record<NodeContenderId, () => Contender | Promise<Contender>> = {
+if (!isNodeContender(id)) throw new Error(`fanout-server: no contender ${id} on Node`)
+const makers: Record<NodeContenderId, () => Contender> = {
   ours,
   'better-sse': betterSse,
   naive,
@@ -196,9 +174,7 @@ const makers: Record<NodeContenderId, () => Contender | Promise<Contender>> = {
   'hono-streamSSE': honoStreamSse,
   'web-floor': webFloor,
 }
-if (Object.hasOwn(RUNTIMES, id))
-  throw new Error(`fanout-server: ${id} runs in fanout-web-server.ts`)
-const contender = await makers[id as NodeContenderId]()
+const contender = makers[id]()
 
 const sockets = new Set<Socket>()
 contender.server.on('connection', (socket: Socket) => {

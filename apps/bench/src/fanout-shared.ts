@@ -31,10 +31,20 @@ export const RUNTIMES = {
 /** The contenders `fanout-server.ts` serves on Node. */
 export type NodeContenderId = Exclude<ContenderId, keyof typeof RUNTIMES>
 
+/** The runtime `id`'s server runs on. */
+export function runtimeOf(id: ContenderId): 'node' | 'bun' | 'deno' {
+  return (RUNTIMES as Partial<Record<ContenderId, 'bun' | 'deno'>>)[id] ?? 'node'
+}
+
 export type ContenderId = keyof typeof CONTENDERS
 
 export function isContender(value: string | undefined): value is ContenderId {
   return value !== undefined && Object.hasOwn(CONTENDERS, value)
+}
+
+/** A contender `fanout-server.ts` serves, on Node. */
+export function isNodeContender(value: string | undefined): value is NodeContenderId {
+  return isContender(value) && runtimeOf(value) === 'node'
 }
 
 /**

@@ -15,16 +15,15 @@
  * until every client has an event before the next is published.
  */
 import process from 'node:process'
-import { createHub, sse } from '@sse/core'
+import { sse } from '@sse/core'
+import { hubContender } from './fanout-hub'
 import {
   answerCommands,
   bareStreams,
-  type ContenderId,
-  EVENT_NAME,
+  isContender,
   listening,
-  payload,
-  RUNTIMES,
   reportFailures,
+  runtimeOf,
   type ServedContender,
 } from './fanout-shared'
 
@@ -53,23 +52,15 @@ interface Contender extends ServedContender {
 }
 
 function ours(): Contender {
-  const hub = createHub()
-  return {
-    fetch: sse((session) => hub.subscribe(session, 'fanout').ready, {
-      retry: false,
-      heartbeat: false,
-    }),
-    connections: () => hub.size,
-    publish: async (seq, sentAt) => {
-      await hub.publish('fanout', payload(seq, sentAt), { event: EVENT_NAME })
-      return hub.size
-    },
-  }
+  const contender = hubContender(sse)
+  return { ...contender, fetch: contender.handler }
 }
 
-const id = process.argv[2] as ContenderId
-const on = RUNTIMES[id as keyof typeof RUNTIMES]
-if (on === undefined) throw new Error(`fanout-web-server: ${id} is not served on Bun or Deno`)
+const id = process.argv[2]
+if (!isContender(id) || runtimeOf(id) === 'node') {
+  throw new Error(`fanout-web-server: no contender ${id} on Bun or Deno`)
+}
+const on = runtimeOf(id)
 // Bun completes a streaming response's head only with the body's first
 // chunk: a comment opens each floor stream, on Deno too so that both floors
 // do the same (ours opens with its subscription's position), and the client

@@ -61,7 +61,7 @@ import {
   type ClientReply,
   CONTENDERS,
   type ContenderId,
-  RUNTIMES,
+  runtimeOf,
   type ServerCommand,
   type ServerReply,
 } from './fanout-shared'
@@ -224,8 +224,8 @@ function onNode(script: string, args: string[], nodeArgs: string[] = []): string
  * `fanout-web-server.ts`, bundled once per run, on Bun or Deno.
  */
 async function serverCommand(id: ContenderId, nodeArgs: string[]): Promise<string[]> {
-  const runtime = RUNTIMES[id as keyof typeof RUNTIMES]
-  if (runtime === undefined) return onNode(SERVER, [id], nodeArgs)
+  const runtime = runtimeOf(id)
+  if (runtime === 'node') return onNode(SERVER, [id], nodeArgs)
   webServer ??= (async () => {
     const dir = await webRuntimeDir()
     const file = await bundleForRuntime(dir, WEB_SERVER, {
@@ -375,18 +375,18 @@ export async function run(caseName: string): Promise<Row[]> {
   let ids = (
     oneAtATime
       ? WEB_CASE
-      : (Object.keys(CONTENDERS) as ContenderId[]).filter((id) => !Object.hasOwn(RUNTIMES, id))
+      : (Object.keys(CONTENDERS) as ContenderId[]).filter((id) => runtimeOf(id) === 'node')
   ).filter((id) => ONLY === undefined || id === 'ours' || ONLY.split(',').includes(id))
   // Bun and Deno come from the npm registry: without them the case still
   // runs its Node rows, and says what is missing.
   let missing = ''
-  if (ids.some((id) => Object.hasOwn(RUNTIMES, id))) {
+  if (ids.some((id) => runtimeOf(id) !== 'node')) {
     try {
       await webRuntimeDir()
     } catch (error) {
       missing = `; no Bun or Deno rows: they could not be installed (${(error as Error).message.split('\n')[0]})`
       log(missing.slice(2))
-      ids = ids.filter((id) => !Object.hasOwn(RUNTIMES, id))
+      ids = ids.filter((id) => runtimeOf(id) === 'node')
     }
   }
   const contenders: Contender[] = []

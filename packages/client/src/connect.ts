@@ -5,6 +5,7 @@
 import { createParser, type EventMap, type ParsedEvent, SseError } from '@sse/core'
 import { createFacade } from './facade'
 import { reportError } from './listeners'
+import { pageToWatch } from './page'
 import { classifyResponse, connectionError } from './response'
 import { backoffDelay } from './retry'
 import { typingOf } from './typed'
@@ -31,10 +32,19 @@ const PAUSED = Symbol('paused')
 const UNSAFE_ID = /[\r\n\0]/
 
 /**
- * Internal option (for `connectShared`): called whenever the last event ID
- * changes, id-only frames included, which dispatch no event.
+ * What `connectShared`'s holding tab relays, in the order the stream gives
+ * it: each event as it is dispatched, then (after the chunk that held it) a
+ * last event ID that no relayed event carried (an id-only frame, an event a
+ * typed stream rejected), and the stop of a stream that stops for good.
  */
-export const kOnId: unique symbol = Symbol('sse.onId')
+export interface Tap {
+  event(event: ParsedEvent): void
+  id(lastEventId: string): void
+  stop(error: StreamError | undefined, failed: boolean): void
+}
+
+/** Internal option (for `connectShared`): a {@link Tap}. */
+export const kTap: unique symbol = Symbol('sse.tap')
 
 /**
  * A typed stream (see {@link TypedOptions}): each event's JSON data in
@@ -117,22 +127,10 @@ export function connect(
     throw new TypeError('connect: `onUnauthorized` must be a function')
   const signal = options.signal
   const typing = typingOf(options)
-  const onId = (options as { [kOnId]?: (id: string) => void })[kOnId]
-  let reportedId = initialId
-  const hiddenPolicy = options.hidden ?? 'keep'
-  if (hiddenPolicy !== 'keep' && hiddenPolicy !== 'close')
-    throw new TypeError("connect: `hidden` must be 'keep' or 'close'")
-  const page =
-    hiddenPolicy === 'close'
-      ? (
-          globalThis as {
-            document?: Pick<
-              Document,
-              'visibilityState' | 'addEventListener' | 'removeEventListener'
-            >
-          }
-        ).document
-      : undefined
+  const tap = (options as { [kTap]?: Tap })[kTap]
+  // The last event ID the tap has, by an event or by `id`.
+  let tappedId = initialId
+  const page = pageToWatch(options.hidden, 'connect')
 
   let readyState: ReadyState = CONNECTING
   let closed = false
@@ -333,9 +331,11 @@ export function connect(
         if (done) return ended
         // Listener errors never reach here (see invoke), so a throw is the parser's.
         parser.feed(value)
-        if (onId !== undefined && parser.lastEventId !== reportedId) {
-          reportedId = parser.lastEventId
-          onId(reportedId)
+        // After the chunk's events: relayed before them, the id would reach
+        // a tab that takes over before they do, and it would resume past them.
+        if (tap !== undefined && parser.lastEventId !== tappedId && !closed) {
+          tappedId = parser.lastEventId
+          tap.id(tappedId)
         }
       }
     } catch (cause) {
@@ -375,8 +375,15 @@ export function connect(
     if (closed) return
     const typed = typing === undefined ? event : typing(event)
     // Not delivered, reported; the stream goes on.
-    if (typed instanceof SseError) emitError(typed)
-    else facade.dispatch(typed)
+    if (typed instanceof SseError) {
+      emitError(typed)
+      return
+    }
+    if (tap !== undefined) {
+      tappedId = typed.lastEventId
+      tap.event(typed)
+    }
+    facade.dispatch(typed)
   }
 
   function emitError(error: StreamError): void {
@@ -388,6 +395,7 @@ export function connect(
     if (closed) return
     if (iteratorsThrow) failure = error
     shutdown()
+    tap?.stop(error, iteratorsThrow)
     if (error !== undefined) emitError(error)
   }
 

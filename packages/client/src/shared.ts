@@ -4,11 +4,14 @@
 // BroadcastChannel. When the holder goes (its tab closes, or it calls
 // close()), the lock passes to a waiting tab, which connects with the last
 // id it was relayed: nothing lost, nothing twice (see `Delivered` for the
-// events another tab already has). Without those APIs, each tab connects on
-// its own.
+// events another tab already has). With `hidden: 'close'` the holder keeps
+// the lock while hidden, and the stream while any tab wants it: a visible
+// one, or one that does not watch visibility. Without those APIs, each tab
+// connects on its own.
 import { type EventMap, SseError } from '@sse/core'
-import { connect, kOnId } from './connect'
+import { connect, kTap, type Tap } from './connect'
 import { createFacade } from './facade'
+import { pageToWatch } from './page'
 import {
   CLOSED,
   type ClientOptions,
@@ -20,7 +23,13 @@ import {
   type TypedOptions,
 } from './types'
 
-/** Options for {@link connectShared}: those of `connect`, and a key. */
+/**
+ * Options for {@link connectShared}: those of `connect`, and a key. `signal`
+ * closes this tab's stream alone (a holding tab passes the connection on);
+ * `hidden: 'close'` keeps the connection while any tab of it wants it
+ * (visible, or not watching visibility) and drops it while every one is
+ * hidden.
+ */
 export interface SharedOptions extends ClientOptions {
   /**
    * Tabs share a connection when their URL and key are the same: give each
@@ -32,9 +41,14 @@ export interface SharedOptions extends ClientOptions {
   key?: string
 }
 
-/** What the holder tells the others (and `hello`, what a new tab asks it). */
+/** What the holder tells the others (and `hello`, `want`: what they tell it). */
 type Message =
+  /** A new tab asks where the stream stands. */
   | { kind: 'hello' }
+  /** A tab (tag `tab`) wants the stream held (it is visible), or no longer. */
+  | { kind: 'want'; tab: string; wants: boolean }
+  /** A tab took the lock: the tabs that want the stream say so again. */
+  | { kind: 'held' }
   /** A new holder (tag `holder`) connects from `lastEventId`. */
   | { kind: 'resume'; holder: string; lastEventId: string }
   | {
@@ -89,17 +103,27 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
   if (!locks || typeof BroadcastChannel === 'undefined') {
     return connect(url, connectOptions)
   }
+  // This tab's signal and page close or pause this tab, not the holder's
+  // stream: the holder's own stream ignores both.
+  const { signal, hidden, ...holderOptions } = connectOptions
+  const page = pageToWatch(hidden, 'connectShared')
+  const lockManager = locks
   const href = new URL(url, (globalThis as { location?: { href?: string } }).location?.href).href
   const name = `@sse/client ${href} ${key}`
   const channel = new BroadcastChannel(name)
   const held = new AbortController()
+  const me = tag()
   let readyState: ReadyState = CONNECTING
   let closed = false
   let lastEventId = connectOptions.lastEventId ?? ''
   let failure: StreamError | undefined
+  // Holding the lock; the tabs that want the stream; the stream, if held.
+  let holding = false
+  const wanting = new Set<string>()
   let inner: EventStream | undefined
   let release: (() => void) | undefined
   const delivered = new Delivered()
+  const view = globalThis as Partial<Pick<Window, 'addEventListener' | 'removeEventListener'>>
 
   const facade = createFacade(
     {
@@ -112,23 +136,50 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
   )
   const stream = facade.stream
 
-  // Not the holder: what the holder relays.
   channel.onmessage = ({ data }: MessageEvent<Message>) => {
     if (closed) return
-    if (inner === undefined) receive(data)
-    else if (data.kind === 'hello') {
-      // A tab that just came: where the stream stands now.
-      channel.postMessage({ kind: 'id', lastEventId } satisfies Message)
-      channel.postMessage({ kind: 'state', readyState } satisfies Message)
+    if (!holding) {
+      // What the holder relays, and its question.
+      if (data.kind === 'held') announce()
+      else receive(data)
+      return
+    }
+    switch (data.kind) {
+      case 'hello':
+        // A tab that just came: where the stream stands now.
+        channel.postMessage({ kind: 'id', lastEventId } satisfies Message)
+        channel.postMessage({ kind: 'state', readyState } satisfies Message)
+        return
+      case 'want':
+        if (data.wants) wanting.add(data.tab)
+        else wanting.delete(data.tab)
+        update()
+        return
+      default:
+        // What the tab before was still relaying: all of it while this one
+        // holds no stream (its own would resume after it), and a stop always.
+        if (inner === undefined || data.kind === 'stop') receive(data)
     }
   }
   channel.postMessage({ kind: 'hello' } satisfies Message)
 
+  if (signal?.aborted) {
+    close()
+    return stream
+  }
+  signal?.addEventListener('abort', close, { once: true })
+  page?.addEventListener('visibilitychange', onVisibility)
+  // A tab that goes (or is restored from the back/forward cache) says so.
+  view.addEventListener?.('pagehide', withdraw)
+  view.addEventListener?.('pageshow', announce)
+  announce()
   // Waits for the lock (at once for the first tab); holds it until close().
-  locks
+  lockManager
     .request(name, { signal: held.signal }, () => {
       if (closed) return Promise.resolve()
-      hold()
+      holding = true
+      channel.postMessage({ kind: 'held' } satisfies Message)
+      update()
       return new Promise<void>((resolve) => {
         release = resolve
       })
@@ -136,41 +187,60 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
     .catch(() => undefined) // aborted by close() while waiting
   return stream
 
-  /** Becomes the holder: connects from the last id relayed so far. */
-  function hold(): void {
-    const holder = tag()
-    relay({ kind: 'resume', holder, lastEventId })
-    const own = connect(href, { ...connectOptions, lastEventId, [kOnId]: onId } as ClientOptions)
-    inner = own
-    // The error a stream that stops for good reports (a 204's included).
-    let last: StreamError | undefined
-    own.addEventListener('open', () => relay({ kind: 'state', readyState: OPEN }))
-    own.addEventListener('error', (error) => {
-      if (own.readyState === CLOSED) {
-        last = error
-        return
-      }
-      relay({ kind: 'state', readyState: CONNECTING })
-      relay({ kind: 'error', error: fieldsOf(error) })
-    })
-    void (async () => {
-      let thrown: StreamError | undefined
-      try {
-        for await (const event of own) {
-          // A typed stream's value (parsed and checked by the holder) goes too.
-          relay({ kind: 'event', holder, ...event })
-        }
-      } catch (error) {
-        thrown = error as StreamError
-      }
-      if (closed) return
-      const error = thrown ?? last
-      relay({ kind: 'stop', error: error && fieldsOf(error), failed: thrown !== undefined })
-    })()
+  /** Whether this tab wants the stream held: it does not watch visibility, or it is visible. */
+  function wants(): boolean {
+    return page === undefined || page.visibilityState !== 'hidden'
   }
 
-  function onId(id: string): void {
-    relay({ kind: 'id', lastEventId: id })
+  /** Tells the holder whether this tab wants the stream. */
+  function announce(): void {
+    channel.postMessage({ kind: 'want', tab: me, wants: wants() } satisfies Message)
+  }
+
+  function withdraw(): void {
+    channel.postMessage({ kind: 'want', tab: me, wants: false } satisfies Message)
+  }
+
+  function onVisibility(): void {
+    if (holding) update()
+    else announce()
+  }
+
+  /** As the holder: streams while any tab wants it, this one included. */
+  function update(): void {
+    if (closed || !holding) return
+    if (wants() || wanting.size > 0) {
+      if (inner === undefined) connectHere()
+      return
+    }
+    if (inner === undefined) return
+    // Every tab hidden: nothing held until one is shown, as `connect` does.
+    const own = inner
+    inner = undefined
+    own.close()
+    relay({ kind: 'state', readyState: CONNECTING })
+  }
+
+  /** Connects from the last id relayed so far, and relays what comes. */
+  function connectHere(): void {
+    const holder = tag()
+    relay({ kind: 'resume', holder, lastEventId })
+    const tap: Tap = {
+      // A typed stream's value (parsed and checked by the holder) goes too.
+      event: (event) => relay({ kind: 'event', holder, ...event }),
+      id: (id) => relay({ kind: 'id', lastEventId: id }),
+      // Only a stop for good (close() is not): every tab stops.
+      stop: (error, failed) => relay({ kind: 'stop', error: error && fieldsOf(error), failed }),
+    }
+    const own = connect(href, { ...holderOptions, lastEventId, [kTap]: tap } as ClientOptions)
+    inner = own
+    own.addEventListener('open', () => relay({ kind: 'state', readyState: OPEN }))
+    own.addEventListener('error', (error) => {
+      // A stop is the tap's; an event a typed stream rejected leaves it OPEN.
+      if (own.readyState === CLOSED) return
+      relay({ kind: 'state', readyState: own.readyState })
+      relay({ kind: 'error', error: fieldsOf(error) })
+    })
   }
 
   /** Applies a message here, and (as the holder) tells the others. */
@@ -184,6 +254,8 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
   function receive(message: Message): void {
     switch (message.kind) {
       case 'hello':
+      case 'want':
+      case 'held':
         return
       case 'resume':
         delivered.resume(message.holder, message.lastEventId, lastEventId)
@@ -219,8 +291,13 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
   function close(): void {
     if (closed) return
     // Leaving, the holder lets the next tab take over: nothing to tell.
+    withdraw()
     closed = true
     readyState = CLOSED
+    signal?.removeEventListener('abort', close)
+    page?.removeEventListener('visibilitychange', onVisibility)
+    view.removeEventListener?.('pagehide', withdraw)
+    view.removeEventListener?.('pageshow', announce)
     held.abort()
     inner?.close()
     // The next tab waiting for the lock takes over.

@@ -12,7 +12,7 @@ import {
   launchChromium,
   type Page,
 } from '@sse/test-utils/browser'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest'
 
 const hub = createHub()
 const lastEventIds: Array<string | undefined> = []
@@ -30,9 +30,18 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>client</title>
   import { connect } from '@sse/client'
   import { connectShared } from '@sse/client/shared'
   window.events = []
+  window.ids = []
+  window.errors = []
   window.open = (options, shared) => {
-    window.stream = (shared ? connectShared : connect)('/events', options)
-    window.stream.addEventListener('message', (event) => window.events.push(event.data))
+    const controller = new AbortController()
+    window.abort = () => controller.abort()
+    const stream = (shared ? connectShared : connect)('/events', { ...options, signal: controller.signal })
+    window.stream = stream
+    stream.addEventListener('message', (event) => {
+      window.events.push(event.data)
+      window.ids.push(event.lastEventId)
+    })
+    stream.addEventListener('error', (error) => window.errors.push(error.code))
   }
   /** What a browser does when the tab goes to the background, or comes back. */
   window.emulateVisibility = (state) => {
@@ -46,6 +55,21 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>client</title>
     window.BroadcastChannel = class extends Native {
       set onmessage(handler) {
         super.onmessage = (event) => setTimeout(() => handler(event), ms)
+      }
+    }
+  }
+  /** After every message relayed to this tab: is its lastEventId the last event's it dispatched? */
+  window.watchRelay = () => {
+    window.ahead = []
+    const Native = BroadcastChannel
+    window.BroadcastChannel = class extends Native {
+      set onmessage(handler) {
+        super.onmessage = (event) => {
+          handler(event)
+          const last = window.ids.at(-1)
+          if (last !== undefined && window.stream.lastEventId !== last)
+            window.ahead.push(window.stream.lastEventId + ' after ' + last)
+        }
       }
     }
   }
@@ -87,15 +111,36 @@ afterAll(async () => {
   await server.close()
 })
 
+/** A page of its own context, closed when the test ends, passed or failed. */
 async function openPage(): Promise<Page> {
   const page = await browser.newPage()
+  onTestFinished(() => page.close())
   await page.goto(server.url)
   await page.waitForFunction(() => (window as { ready?: boolean }).ready === true)
   return page
 }
 
-const received = (page: Page) =>
-  page.evaluate(() => (window as unknown as { events: string[] }).events)
+type PageWindow = {
+  events: string[]
+  errors: string[]
+  ahead: string[]
+  stream: { lastEventId: string; readyState: number }
+  open: (options: object, shared?: boolean) => void
+  abort: () => void
+  emulateVisibility: (state: string) => void
+}
+const received = (page: Page) => page.evaluate(() => (window as unknown as PageWindow).events)
+const readyStateOf = (page: Page) =>
+  page.evaluate(() => (window as unknown as PageWindow).stream.readyState)
+const errorsOf = (page: Page) => page.evaluate(() => (window as unknown as PageWindow).errors)
+const setVisibility = (page: Page, state: 'hidden' | 'visible') =>
+  page.evaluate((s) => (window as unknown as PageWindow).emulateVisibility(s), state)
+/** A browser context (tabs of one origin that share), closed when the test ends. */
+async function newContext(): Promise<BrowserContext> {
+  const context = await browser.newContext()
+  onTestFinished(() => context.close())
+  return context
+}
 const lastEventIdOf = (page: Page) =>
   page.evaluate(() => (window as unknown as { stream: { lastEventId: string } }).stream.lastEventId)
 
@@ -166,8 +211,18 @@ describe.skipIf(!hasChromium)('in Chromium', { timeout: 60_000 }, () => {
     await until(() => hub.size === 0, 'closed with the page')
   })
 
-  /** A page of `context` with a shared stream open; `lag` delays what is relayed to it. */
-  async function openShared(context: BrowserContext, lag = 0): Promise<Page> {
+  /**
+   * A page of `context` with a shared stream open (`options` added to its
+   * key); `lag` delays what is relayed to it, `watch` checks it (watchRelay).
+   */
+  async function openShared(
+    context: BrowserContext,
+    {
+      lag = 0,
+      watch = false,
+      options = {},
+    }: { lag?: number; watch?: boolean; options?: object } = {},
+  ): Promise<Page> {
     const page = await context.newPage()
     await page.goto(server.url)
     await page.waitForFunction(() => (window as { ready?: boolean }).ready === true)
@@ -176,17 +231,17 @@ describe.skipIf(!hasChromium)('in Chromium', { timeout: 60_000 }, () => {
         (ms) => (window as unknown as { lagRelay: (ms: number) => void }).lagRelay(ms),
         lag,
       )
-    await page.evaluate(() =>
-      (window as unknown as { open: (o: object, shared: boolean) => void }).open(
-        { key: 'k' },
-        true,
-      ),
+    if (watch)
+      await page.evaluate(() => (window as unknown as { watchRelay: () => void }).watchRelay())
+    await page.evaluate(
+      (o) => (window as unknown as PageWindow).open({ key: 'k', ...o }, true),
+      options,
     )
     return page
   }
 
   test('shared: three tabs, one stream; closing the holding tab fails over with nothing lost or repeated', async () => {
-    const context = await browser.newContext()
+    const context = await newContext()
     const open = () => openShared(context)
     // The first tab holds the stream; the others wait for its lock.
     const holder = await open()
@@ -220,7 +275,11 @@ describe.skipIf(!hasChromium)('in Chromium', { timeout: 60_000 }, () => {
     expect(lastEventIds.at(-1)).toMatch(/^0:/) // it resumed, from the last id relayed
     for (let i = 0; i < 3; i++) await publish(`after ${i}`)
     for (const page of others) {
-      await until(async () => (await received(page)).length === sent.length, 'everything, once')
+      // A wait that times out still compares, so a failure shows what was lost or repeated.
+      await until(
+        async () => (await received(page)).length === sent.length,
+        'everything, once',
+      ).catch(() => undefined)
       expect(await received(page)).toEqual(sent)
     }
     await new Promise((resolve) => setTimeout(resolve, 300))
@@ -229,11 +288,11 @@ describe.skipIf(!hasChromium)('in Chromium', { timeout: 60_000 }, () => {
     await until(() => hub.size === 0, 'closed with the tabs')
   })
   test('shared: a tab that takes over from behind the relay repeats nothing to a tab ahead of it', async () => {
-    const context = await browser.newContext()
+    const context = await newContext()
     const holder = await openShared(context)
     await until(() => hub.size === 1, 'the holder connected')
     // Next in line for the lock, and its relayed events come 3 s late.
-    const behind = await openShared(context, 3000)
+    const behind = await openShared(context, { lag: 3000 })
     const ahead = await openShared(context)
     const sent: string[] = []
     const publish = async (data: string) => {
@@ -263,5 +322,110 @@ describe.skipIf(!hasChromium)('in Chromium', { timeout: 60_000 }, () => {
     }
     await context.close()
     await until(() => hub.size === 0, 'closed with the tabs')
+  })
+
+  test("shared: a tab's lastEventId never runs ahead of the events it dispatched (the next holder resumed past an event it never had)", async () => {
+    const context = await newContext()
+    await openShared(context)
+    await until(() => hub.size === 1, 'the holder connected')
+    const tab = await openShared(context, { watch: true })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    // One at a time, each event its own chunk.
+    for (let i = 1; i <= 5; i++) {
+      await hub.publish('news', `event ${i}`)
+      await until(async () => (await received(tab)).length === i, `event ${i}`)
+    }
+    // The holder relayed each chunk's last id before its events: a tab that
+    // had the id alone when the lock came resumed after the event, and lost it.
+    expect(await tab.evaluate(() => (window as unknown as PageWindow).ahead)).toEqual([])
+  })
+
+  test('shared, typed: an event that fails its check is reported in every tab, and the stream stays OPEN in each', async () => {
+    const context = await newContext()
+    const options = { json: true }
+    const holder = await openShared(context, { options })
+    await until(() => hub.size === 1, 'the holder connected')
+    const other = await openShared(context, { options })
+    await until(
+      async () => (await readyStateOf(other)) === 1,
+      'the other tab told the stream is open',
+    )
+    await hub.publish('news', JSON.stringify({ n: 1 }))
+    await hub.publish('news', 'not JSON')
+    await hub.publish('news', JSON.stringify({ n: 2 }))
+    for (const page of [holder, other]) {
+      await until(async () => (await received(page)).length === 2, 'the two valid events')
+      expect(await received(page)).toEqual(['{"n":1}', '{"n":2}'])
+      expect(await errorsOf(page)).toEqual(['SSE_INVALID_EVENT'])
+      // It was CONNECTING, with events still coming, until the next open.
+      expect(await readyStateOf(page)).toBe(1)
+    }
+  })
+
+  test("shared: aborting a tab's signal closes that tab alone; aborting the holder's passes the stream on", async () => {
+    const context = await newContext()
+    const holder = await openShared(context)
+    await until(() => hub.size === 1, 'the holder connected')
+    const leaving = await openShared(context)
+    const staying = await openShared(context)
+    await hub.publish('news', 'to all three')
+    for (const page of [holder, leaving, staying])
+      await until(async () => (await received(page)).length === 1, 'every tab, the event')
+
+    // A tab waiting in line: it alone stops.
+    await leaving.evaluate(() => (window as unknown as PageWindow).abort())
+    expect(await readyStateOf(leaving)).toBe(2)
+    await hub.publish('news', 'to two')
+    await until(async () => (await received(staying)).length === 2, 'the staying tab, the event')
+    expect(hub.size).toBe(1)
+
+    // The holder: the next tab takes over, as when the holding tab closes.
+    const idsBefore = lastEventIds.length
+    await holder.evaluate(() => (window as unknown as PageWindow).abort())
+    await until(() => hub.size === 1 && lastEventIds.length === idsBefore + 1, 'taken over')
+    await hub.publish('news', 'to one')
+    await until(async () => (await received(staying)).length === 3, 'the staying tab, live')
+    expect(await received(staying)).toEqual(['to all three', 'to two', 'to one'])
+    expect(await readyStateOf(staying)).toBe(1)
+    expect(await received(leaving)).toEqual(['to all three'])
+  })
+
+  test("shared, hidden: 'close': held while any tab is visible, whichever tab holds it; none while all are hidden; shown, nothing missed", async () => {
+    const context = await newContext()
+    const options = { hidden: 'close' }
+    const holder = await openShared(context, { options })
+    await until(() => hub.size === 1, 'the holder connected')
+    const other = await openShared(context, { options })
+    await hub.publish('news', 'both visible')
+    await until(async () => (await received(other)).length === 1, 'the other tab, the event')
+
+    // The holding tab goes to the background: the visible one still gets events.
+    await setVisibility(holder, 'hidden')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(hub.size).toBe(1)
+    await hub.publish('news', 'holder hidden')
+    await until(async () => (await received(other)).length === 2, 'the visible tab, live')
+
+    // Every tab hidden: no stream.
+    await setVisibility(other, 'hidden')
+    await until(() => hub.size === 0, 'nothing held while every tab is hidden')
+    expect(await readyStateOf(other)).toBe(0)
+    await hub.publish('news', 'all hidden 1')
+    await hub.publish('news', 'all hidden 2')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(hub.size).toBe(0)
+
+    // Shown: the stream resumes from the last id, and every tab has every event once.
+    const idsBefore = lastEventIds.length
+    await setVisibility(other, 'visible')
+    await until(() => hub.size === 1, 'held again')
+    expect(lastEventIds.length).toBe(idsBefore + 1)
+    expect(lastEventIds.at(-1)).toMatch(/^0:/)
+    const all = ['both visible', 'holder hidden', 'all hidden 1', 'all hidden 2']
+    for (const page of [holder, other]) {
+      await until(async () => (await received(page)).length === all.length, 'the missed events')
+      expect(await received(page)).toEqual(all)
+    }
+    expect(await errorsOf(other)).toEqual([])
   })
 })

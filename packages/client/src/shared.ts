@@ -107,7 +107,6 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
   // stream: the holder's own stream ignores both.
   const { signal, hidden, ...holderOptions } = connectOptions
   const page = pageToWatch(hidden, 'connectShared')
-  const lockManager = locks
   const href = new URL(url, (globalThis as { location?: { href?: string } }).location?.href).href
   const name = `@sse/client ${href} ${key}`
   const channel = new BroadcastChannel(name)
@@ -174,7 +173,7 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
   view.addEventListener?.('pageshow', announce)
   announce()
   // Waits for the lock (at once for the first tab); holds it until close().
-  lockManager
+  locks
     .request(name, { signal: held.signal }, () => {
       if (closed) return Promise.resolve()
       holding = true
@@ -290,7 +289,8 @@ export function connectShared(url: string | URL, options: SharedOptions = {}): E
 
   function close(): void {
     if (closed) return
-    // Leaving, the holder lets the next tab take over: nothing to tell.
+    // The holder stops counting this tab as wanting the stream; a holding
+    // tab lets the next one take over, with nothing else to tell.
     withdraw()
     closed = true
     readyState = CLOSED
